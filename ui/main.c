@@ -1,0 +1,7 @@
+/* SPDX-License-Identifier: MIT */
+/* wsmon: the composition root. */
+#include "config.h"
+int main(void)
+{
+    return 0;
+}
