@@ -40,6 +40,7 @@ struct diag_policy {
     int64_t expect_within_us;
     bool want_pings;            /* pings were configured */
     int64_t now_wall_s;         /* for days_left (UTC seconds); passed in, never read */
+    int port;                   /* URL port, for "host:port" in verdicts; 0 = unknown */
 };
 
 #define DIAG_TEXT_MAX 256
