@@ -133,6 +133,7 @@ class PeerConn:
         self.addr = addr
         self.t_accept = time.monotonic()
         self.tls_error = None       # the TLS handshake failed (client rejected us, or not TLS)
+        self.sni = None             # server name the TLS client asked for
         self.request_line = None
         self.method = None
         self.target = None          # "/path?query" as sent
@@ -199,6 +200,7 @@ class WSServer:
         if self.ctx is None and certfile:
             self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             self.ctx.load_cert_chain(certfile, keyfile)
+            self.ctx.sni_callback = self._on_sni
         self.tls = self.ctx is not None
         fam = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.lsock = socket.socket(fam, socket.SOCK_STREAM)
@@ -328,6 +330,15 @@ class WSServer:
         with self.cond:
             self.cond.notify_all()
 
+    @staticmethod
+    def _on_sni(sslsock, server_name, _ctx):
+        # runs during the handshake, in the connection's thread: keep the name on the socket
+        try:
+            sslsock.wsmon_sni = server_name
+        except AttributeError:
+            pass
+        return None
+
     def _accept_loop(self):
         while True:
             try:
@@ -390,6 +401,8 @@ class WSServer:
                 c.tls_error = str(e)
                 c.ended = "tls-error"
                 return
+            finally:
+                c.sni = getattr(sock, "wsmon_sni", None)
         buf = bytearray()
         deadline = time.monotonic() + 10
         while b"\r\n\r\n" not in buf:
