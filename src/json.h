@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 struct json {
-    char *buf;   /* NUL-terminated */
+    char *buf; /* NUL-terminated */
     size_t len;
     size_t cap;
     int depth;
@@ -33,5 +33,8 @@ void json_int(struct json *j, int64_t v);
 void json_num(struct json *j, double v, int decimals); /* non-finite writes null */
 void json_bool(struct json *j, bool v);
 void json_null(struct json *j);
+/* Append s as it is, with no comma or escaping: for separators between top-level values
+ * (JSON Lines: json_raw(j, "\n")). No comma is ever written between top-level values. */
+void json_raw(struct json *j, const char *s);
 
 #endif
