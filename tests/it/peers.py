@@ -383,6 +383,8 @@ class WSServer:
 
     def _serve_inner(self, raw, c):
         raw.settimeout(10)
+        # as real servers do: no Nagle delay on small writes (101, frames, pongs)
+        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock = raw
         if self.ctx is not None:
             try:
