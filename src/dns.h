@@ -11,7 +11,6 @@
 #include "evt.h"
 
 struct dns;
-struct dns_query;
 
 /* Result of a lookup. On success cause is EVT_CAUSE_NONE and addr holds the first address
  * (numeric, no brackets) with family AF_INET or AF_INET6. Otherwise cause is
@@ -24,19 +23,20 @@ struct dns_result {
     char detail[128];
 };
 
-typedef void (*dns_cb)(void *ud, const struct dns_result *r);
+/* token is the caller's, handed back unchanged: it tells a stale answer (for an attempt that
+ * was given up) from a current one. */
+typedef void (*dns_cb)(void *ud, uint64_t token, const struct dns_result *r);
 
 /* A resolver on loop, reading /etc/resolv.conf and /etc/hosts. NULL with err filled. */
 struct dns *dns_new(uv_loop_t *loop, char *err, size_t errlen);
-/* Cancel every pending query (their callbacks are not called) and free. */
+/* Drop every pending query (their callbacks are not called), close the loop handles and
+ * free once they are closed (the loop must run on). */
 void dns_free(struct dns *d);
 
-/* Look up host (A and AAAA; IPv4 first). cb runs later on the loop, exactly once, unless
- * dns_cancel() is called first. timeout_ms bounds the whole lookup. Returns a handle, or
- * NULL when the query cannot start (cb is then not called). */
-struct dns_query *dns_lookup(struct dns *d, const char *host, int64_t timeout_ms, dns_cb cb,
-                             void *ud);
-/* Forget a pending query: its callback will not run. */
-void dns_cancel(struct dns_query *q);
+/* Look up host (A and AAAA; an IPv4 address is preferred). cb runs exactly once, possibly
+ * before dns_lookup() returns (an /etc/hosts hit). The resolver's own timeout and attempts
+ * come from resolv.conf; a caller with a shorter budget ignores the late answer by its
+ * token. 0, or -ESHUTDOWN after dns_free() (cb is then not called). */
+int dns_lookup(struct dns *d, const char *host, dns_cb cb, void *ud, uint64_t token);
 
 #endif

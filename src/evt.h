@@ -166,6 +166,8 @@ struct evt {
             enum evt_transport transport;
             int code; /* what a browser's onclose shows: 1006 without a close frame */
             bool frame; /* a close frame arrived from the server */
+            bool frame_unknown; /* we closed and lws does not tell whether the server's
+                                   close frame (the ack) came: frame is then null */
             char reason[EVT_REASON_MAX];
             int sys_errno;     /* errno seen at the failure, 0 if none */
             char detail[EVT_NAME_MAX]; /* resolver or library message, for the verdict */

@@ -159,6 +159,7 @@ static void apply_closed(struct model_attempt *a, const struct evt *e)
     a->transport = e->u.closed.transport;
     a->close_code = e->u.closed.code;
     a->close_frame = e->u.closed.frame;
+    a->close_frame_unknown = e->u.closed.frame_unknown;
     COPY_STR(a->close_reason, e->u.closed.reason);
     a->sys_errno = e->u.closed.sys_errno;
     COPY_STR(a->detail, e->u.closed.detail);

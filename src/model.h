@@ -45,6 +45,7 @@ struct model_attempt {
     enum evt_transport transport;
     int close_code;       /* 0 = not closed yet */
     bool close_frame;
+    bool close_frame_unknown; /* shown as null */
     char close_reason[EVT_REASON_MAX];
     int sys_errno;
     char detail[EVT_NAME_MAX];

@@ -1,4 +1,363 @@
 /* SPDX-License-Identifier: MIT */
-/* placeholder: being written */
+/* The command line: commands, shared options, help and version. */
 #include "config.h"
-extern int wsmon_placeholder_cli;
+
+#include "cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "san.h"
+
+enum {
+    OPT_ORIGIN = 256,
+    OPT_PROTOCOL,
+    OPT_RESOLVE,
+    OPT_CACERT,
+    OPT_INSECURE,
+    OPT_PING,
+    OPT_EXPECT,
+    OPT_EXPECT_WITHIN,
+    OPT_SEND,
+    OPT_CONNECTIONS,
+    OPT_HEALTH,
+    OPT_TIMEOUT,
+    OPT_PROXY,
+    OPT_BACKEND_HEADER,
+    OPT_JSON,
+    OPT_PINGS,
+    OPT_HOLD,
+    OPT_DB,
+    OPT_NO_DB,
+    OPT_SHOW_SECRETS,
+    OPT_COLOR,
+    OPT_NO_COLOR,
+};
+
+static const struct option long_opts[] = {
+    {"config", required_argument, NULL, 'c'},
+    {"header", required_argument, NULL, 'H'},
+    {"origin", required_argument, NULL, OPT_ORIGIN},
+    {"protocol", required_argument, NULL, OPT_PROTOCOL},
+    {"resolve", required_argument, NULL, OPT_RESOLVE},
+    {"cacert", required_argument, NULL, OPT_CACERT},
+    {"insecure", no_argument, NULL, OPT_INSECURE},
+    {"ping", required_argument, NULL, OPT_PING},
+    {"expect-message", required_argument, NULL, OPT_EXPECT},
+    {"expect-within", required_argument, NULL, OPT_EXPECT_WITHIN},
+    {"send", required_argument, NULL, OPT_SEND},
+    {"connections", required_argument, NULL, OPT_CONNECTIONS},
+    {"health", required_argument, NULL, OPT_HEALTH},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"proxy", required_argument, NULL, OPT_PROXY},
+    {"backend-header", required_argument, NULL, OPT_BACKEND_HEADER},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"pings", required_argument, NULL, OPT_PINGS},
+    {"hold", required_argument, NULL, OPT_HOLD},
+    {"db", required_argument, NULL, OPT_DB},
+    {"no-db", no_argument, NULL, OPT_NO_DB},
+    {"show-secrets", no_argument, NULL, OPT_SHOW_SECRETS},
+    {"color", no_argument, NULL, OPT_COLOR},
+    {"no-color", no_argument, NULL, OPT_NO_COLOR},
+    {"verbose", no_argument, NULL, 'v'},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
+};
+
+static const char short_opts[] = "c:H:vhV";
+
+static const struct {
+    const char *name;
+    enum cli_cmd cmd;
+} commands[] = {
+    {"watch", CLI_WATCH},     {"probe", CLI_PROBE}, {"record", CLI_RECORD},
+    {"history", CLI_HISTORY}, {"serve", CLI_SERVE}, {"demo", CLI_DEMO},
+};
+
+/* The cfg key an option sets, or NULL. */
+static const char *opt_key(int opt)
+{
+    switch (opt) {
+    case 'H':
+        return "header";
+    case OPT_ORIGIN:
+        return "origin";
+    case OPT_PROTOCOL:
+        return "protocol";
+    case OPT_RESOLVE:
+        return "resolve";
+    case OPT_CACERT:
+        return "cacert";
+    case OPT_INSECURE:
+        return "insecure";
+    case OPT_PING:
+        return "ping";
+    case OPT_EXPECT:
+        return "expect_message";
+    case OPT_EXPECT_WITHIN:
+        return "expect_within";
+    case OPT_SEND:
+        return "send";
+    case OPT_CONNECTIONS:
+        return "connections";
+    case OPT_HEALTH:
+        return "health";
+    case OPT_TIMEOUT:
+        return "timeout";
+    case OPT_PROXY:
+        return "proxy";
+    case OPT_BACKEND_HEADER:
+        return "backend_header";
+    default:
+        return NULL;
+    }
+}
+
+static void usage_probe(FILE *f)
+{
+    fputs("Usage: wsmon probe [OPTIONS] URL...\n"
+          "One-shot check of WebSocket endpoints: connects, measures every phase, pings,\n"
+          "closes, and names the layer that failed. Several URLs are probed at once.\n"
+          "\n"
+          "Endpoint options (also settable per endpoint in the config file):\n"
+          "  -c, --config FILE          endpoints and defaults (INI)\n"
+          "  -H, --header 'Name: value' extra upgrade request header (repeatable)\n"
+          "      --origin URL           Origin header, sent as given\n"
+          "      --protocol NAME        Sec-WebSocket-Protocol (repeatable)\n"
+          "      --resolve HOST:PORT:ADDR  connect to ADDR, keep HOST for Host, SNI and\n"
+          "                             the certificate check (as curl)\n"
+          "      --cacert FILE          trust these CA certificates (PEM)\n"
+          "      --insecure             do not enforce certificate checks (still reported)\n"
+          "      --timeout DUR          DNS+TCP+TLS+upgrade budget (default 10s)\n"
+          "      --ping DUR             ping interval while holding (default 5s; 0 = never)\n"
+          "      --expect-message TEXT  the server must send a message containing TEXT\n"
+          "      --expect-within DUR    ... within DUR of open (default 10s)\n"
+          "      --send TEXT            send this text message once after open\n"
+          "      --connections N        N parallel connections per endpoint (default 1)\n"
+          "      --proxy HOST:PORT      connect through this HTTP proxy\n"
+          "      --backend-header NAME  response header that names the backend\n"
+          "\n"
+          "Probe options:\n"
+          "      --json                 one JSON object per connection per line\n"
+          "      --pings N              pings to send after open (default 3)\n"
+          "      --hold DUR             stay open DUR, pinging every --ping, then close\n"
+          "      --show-secrets         do not mask credentials in URLs and headers\n"
+          "      --color, --no-color    force colours on or off (NO_COLOR is honoured)\n"
+          "  -v, --verbose              more diagnostics on stderr (repeat for lws debug)\n"
+          "  -h, --help                 this help\n"
+          "  -V, --version              version\n"
+          "\n"
+          "Durations: 500ms, 5s, 2m, 1h, or bare seconds.\n"
+          "Exit status: 0 every endpoint healthy, 1 an endpoint failed, 2 usage or\n"
+          "configuration error. Results go to stdout, diagnostics to stderr.\n",
+          f);
+}
+
+static void usage_main(FILE *f)
+{
+    fputs("Usage: wsmon [COMMAND] [OPTIONS] [URL...]\n"
+          "Watch WebSocket endpoints and name the layer that fails.\n"
+          "\n"
+          "Commands:\n"
+          "  probe    one-shot check for scripts and deploy gates\n"
+          "  watch    live dashboard (the default command; not in this version yet)\n"
+          "  record   headless recorder (not in this version yet)\n"
+          "  history  query recorded history (not in this version yet)\n"
+          "  serve    diagnostic WebSocket server (not in this version yet)\n"
+          "  demo     serve on loopback and watch its fault paths (not in this version yet)\n"
+          "\n"
+          "'wsmon COMMAND --help' shows a command's options; 'man wsmon' has the details.\n",
+          f);
+}
+
+static void version(FILE *f)
+{
+    fprintf(f, "wsmon %s\n", PACKAGE_VERSION);
+}
+
+bool cli_use_color(const struct cli *c, FILE *f)
+{
+    const char *term = getenv("TERM");
+
+    if (c->color >= 0)
+        return c->color == 1;
+    if (getenv("NO_COLOR") && *getenv("NO_COLOR"))
+        return false;
+    if (!term || !strcmp(term, "dumb"))
+        return false;
+    return isatty(fileno(f));
+}
+
+static int parse_count(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    long v;
+
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        return -EINVAL;
+    *out = v;
+    return 0;
+}
+
+/* Show an argument in a message without letting control characters reach the terminal. */
+static const char *safe(const char *s, char *buf, size_t len)
+{
+    san_term(s, strlen(s), buf, len);
+    return buf;
+}
+
+int cli_parse(struct cli *c, int argc, char **argv, FILE *out, FILE *err)
+{
+    char msg[CFG_ERR_MAX], sb[256];
+    int opt, i, first = 1;
+    size_t k;
+    const char *cmd_name = "wsmon";
+
+    memset(c, 0, sizeof(*c));
+    cfg_init(&c->cfg);
+    c->cmd = CLI_WATCH;
+    c->pings = 3;
+    c->hold_ms = -1;
+    c->color = -1;
+
+    if (argc > 1) {
+        for (k = 0; k < sizeof(commands) / sizeof(commands[0]); k++) {
+            if (!strcmp(argv[1], commands[k].name)) {
+                c->cmd = commands[k].cmd;
+                cmd_name = commands[k].name;
+                first = 2;
+                break;
+            }
+        }
+    }
+
+    /* pass 1: help, version and the config file, which the other options override */
+    opterr = 0;
+    optind = 0;
+    while ((opt = getopt_long(argc - first + 1, argv + first - 1, short_opts, long_opts,
+                              NULL)) != -1) {
+        if (opt == 'h') {
+            if (c->cmd == CLI_PROBE)
+                usage_probe(out);
+            else
+                usage_main(out);
+            return CLI_EXIT_OK;
+        }
+        if (opt == 'V') {
+            version(out);
+            return CLI_EXIT_OK;
+        }
+        if (opt == 'c')
+            c->config_path = optarg;
+    }
+
+    if (c->cmd != CLI_PROBE) {
+        fprintf(err,
+                "wsmon: '%s' is not available in this version yet; 'wsmon probe URL...' is.\n"
+                "Try 'wsmon --help'.\n",
+                c->cmd == CLI_WATCH && first == 1 ? "watch" : cmd_name);
+        return CLI_EXIT_USAGE;
+    }
+
+    if (c->config_path && cfg_load_file(&c->cfg, c->config_path, msg, sizeof(msg)) < 0) {
+        fprintf(err, "wsmon: %s\n", msg);
+        return CLI_EXIT_USAGE;
+    }
+
+    /* pass 2: everything else */
+    opterr = 1;
+    optind = 0;
+    while ((opt = getopt_long(argc - first + 1, argv + first - 1, short_opts, long_opts,
+                              NULL)) != -1) {
+        const char *key = opt_key(opt);
+        long v;
+        int64_t ms;
+
+        if (key) {
+            int rc = cfg_ep_set(&c->cfg.defaults, key, opt == OPT_INSECURE ? "true" : optarg,
+                                msg, sizeof(msg));
+            if (rc < 0) {
+                fprintf(err, "wsmon %s: %s\n", cmd_name, msg);
+                return CLI_EXIT_USAGE;
+            }
+            continue;
+        }
+        switch (opt) {
+        case 'c':
+            break;
+        case 'v':
+            c->verbose++;
+            break;
+        case OPT_JSON:
+            c->json = true;
+            break;
+        case OPT_PINGS:
+            if (parse_count(optarg, 0, 1000000, &v) < 0) {
+                fprintf(err, "wsmon %s: --pings wants a whole number from 0, not '%s'\n",
+                        cmd_name, safe(optarg, sb, sizeof(sb)));
+                return CLI_EXIT_USAGE;
+            }
+            c->pings = (int)v;
+            break;
+        case OPT_HOLD:
+            if (cfg_parse_duration_ms(optarg, &ms) < 0) {
+                fprintf(err, "wsmon %s: --hold wants a duration (500ms, 5s, 2m), not '%s'\n",
+                        cmd_name, safe(optarg, sb, sizeof(sb)));
+                return CLI_EXIT_USAGE;
+            }
+            c->hold_ms = ms;
+            break;
+        case OPT_DB:
+        case OPT_NO_DB:
+            fprintf(err, "wsmon %s: --db and --no-db are not available in this version yet\n",
+                    cmd_name);
+            return CLI_EXIT_USAGE;
+        case OPT_SHOW_SECRETS:
+            c->show_secrets = true;
+            break;
+        case OPT_COLOR:
+            c->color = 1;
+            break;
+        case OPT_NO_COLOR:
+            c->color = 0;
+            break;
+        default: /* getopt printed the problem */
+            fprintf(err, "Try 'wsmon %s --help'.\n", cmd_name);
+            return CLI_EXIT_USAGE;
+        }
+    }
+    log_set_level(c->verbose >= 2 ? LOG_DEBUG : c->verbose ? LOG_INFO : LOG_WARN);
+
+    for (i = optind + first - 1; i < argc; i++) {
+        if (cfg_add_url(&c->cfg, argv[i], msg, sizeof(msg)) < 0) {
+            fprintf(err, "wsmon %s: %s\n", cmd_name, msg);
+            return CLI_EXIT_USAGE;
+        }
+    }
+    if (c->cfg.n_eps == 0) {
+        fprintf(err, "wsmon %s: no endpoint: give a URL or a config file with endpoints\n"
+                     "Try 'wsmon %s --help'.\n",
+                cmd_name, cmd_name);
+        return CLI_EXIT_USAGE;
+    }
+    for (k = 0; k < c->cfg.n_eps; k++) {
+        if (cfg_ep_finish(&c->cfg.eps[k], &c->cfg.defaults, msg, sizeof(msg)) < 0) {
+            fprintf(err, "wsmon %s: %s\n", cmd_name, msg);
+            return CLI_EXIT_USAGE;
+        }
+    }
+    return -1;
+}
+
+void cli_fini(struct cli *c)
+{
+    cfg_fini(&c->cfg);
+}

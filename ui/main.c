@@ -1,7 +1,32 @@
 /* SPDX-License-Identifier: MIT */
 /* wsmon: the composition root. */
 #include "config.h"
-int main(void)
+
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "cmd.h"
+
+int main(int argc, char **argv)
 {
-    return 0;
+    struct cli c;
+    int rc;
+
+    if (argc > 1 && !strcmp(argv[1], "serve"))
+        return cmd_serve(argc - 1, argv + 1);
+    rc = cli_parse(&c, argc, argv, stdout, stderr);
+
+    if (rc < 0) {
+        switch (c.cmd) {
+        case CLI_PROBE:
+            rc = cmd_probe(&c);
+            break;
+        default:
+            rc = CLI_EXIT_USAGE;
+            break;
+        }
+    }
+    cli_fini(&c);
+    return rc;
 }

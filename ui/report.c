@@ -166,7 +166,10 @@ static void json_close(struct json *j, const struct model_attempt *a)
     json_key(j, "by");
     json_str(j, evt_by_name(a->by));
     json_key(j, "frame");
-    json_bool(j, a->close_frame);
+    if (a->close_frame_unknown)
+        json_null(j);
+    else
+        json_bool(j, a->close_frame);
     json_key(j, "transport");
     json_str(j, evt_transport_name(a->transport));
     put_ms(j, "open_for_ms", a->open_for_us);
@@ -735,7 +738,8 @@ static void text_close(struct line *l, const struct model_attempt *a)
         ln_lit(l, "-");
     if (by)
         ln_fmt(l, " by %s", by);
-    ln_lit(l, a->close_frame ? ", close frame" : ", no close frame");
+    if (!a->close_frame_unknown)
+        ln_lit(l, a->close_frame ? ", close frame" : ", no close frame");
     if (tr)
         ln_fmt(l, " (%s)", tr);
     fmt_ms(open_for, sizeof(open_for), a->open_for_us);
