@@ -7,7 +7,8 @@ checker (shared/contracts/check-json.py probe). On failure the diagnostics show 
 command, its exit status, stdout and stderr, escaped so that nothing reaches the terminal.
 
 Environment: WSMON (the built binary), WSMON_SRCDIR (the source tree), optional
-WSMON_SHARED (the shared folder, or check-json.py itself).
+WSMON_SHARED (the shared folder, or check-json.py itself), WSMON_IT_VERBOSE=1 (show every
+command and its output, also for passing tests).
 """
 
 import json
@@ -23,7 +24,7 @@ import traceback
 WSMON = os.environ.get("WSMON", "")
 SRCDIR = os.environ.get("WSMON_SRCDIR") or os.getcwd()
 
-FILE_BUDGET_S = 100.0  # a test file never runs longer than this, whatever wsmon does
+FILE_BUDGET_S = 50.0  # a test file never runs longer than this, whatever wsmon does
 
 _t_begin = time.monotonic()
 _tmpdir = None
@@ -414,6 +415,9 @@ class Suite:
                 diag(r.dump())
         else:
             out("ok %d - %s" % (n, name))
+            if os.environ.get("WSMON_IT_VERBOSE"):
+                for r in ck.results:
+                    diag(r.dump())
         for note in ck.notes:
             diag(esc(note))
         diag("(%.2f s)" % dt)
