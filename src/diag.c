@@ -303,7 +303,8 @@ static void diag_http(const struct model_attempt *a, struct diag_verdict *out)
     const struct status_text *s = NULL;
 
     if (a->cause == EVT_CAUSE_REDIRECT) {
-        set(out, DIAG_HTTP_STATUS, a->cause, EVT_PH_UPGRADE);
+        /* DESIGN 5: a 3xx without Upgrade is upgrade-missing; the cause says why */
+        set(out, DIAG_UPGRADE_MISSING, a->cause, EVT_PH_UPGRADE);
         cat(out->verdict, "redirected with %d to %s (not followed)", st,
             h->location[0] ? h->location : "no location");
         cat(out->hint, "point wsmon at the new location");

@@ -136,6 +136,52 @@ static void sock_state_cb(void *data, ares_socket_t fd, int readable, int writab
     uv_poll_start(&s->poll, events, on_poll);
 }
 
+/* c-ares 1.18 reads "retrans:" and "retry:" from resolv.conf but not glibc's "timeout:" and
+ * "attempts:", which operators set: read those here so wsmon gives up when getaddrinfo
+ * would. glibc's defaults (5 s, 2 attempts) otherwise. */
+static void glibc_options(int *timeout_ms, int *tries)
+{
+    char line[1024];
+    const char *env = getenv("RES_OPTIONS");
+    FILE *f = fopen("/etc/resolv.conf", "r");
+
+    *timeout_ms = 5000;
+    *tries = 2;
+    for (;;) {
+        char *p, *save = NULL;
+        if (f) {
+            if (!fgets(line, sizeof(line), f)) {
+                fclose(f);
+                f = NULL;
+                if (!env)
+                    break;
+                snprintf(line, sizeof(line), "options %s", env);
+                env = NULL;
+            }
+        } else if (env) {
+            snprintf(line, sizeof(line), "options %s", env);
+            env = NULL;
+        } else {
+            break;
+        }
+        p = strtok_r(line, " \t\r\n", &save);
+        if (!p || strcmp(p, "options") != 0)
+            continue;
+        while ((p = strtok_r(NULL, " \t\r\n", &save))) {
+            long v;
+            if (!strncmp(p, "timeout:", 8)) {
+                v = strtol(p + 8, NULL, 10);
+                if (v >= 1)
+                    *timeout_ms = (int)(v > 30 ? 30 : v) * 1000;
+            } else if (!strncmp(p, "attempts:", 9)) {
+                v = strtol(p + 9, NULL, 10);
+                if (v >= 1)
+                    *tries = (int)(v > 5 ? 5 : v);
+            }
+        }
+    }
+}
+
 struct dns *dns_new(uv_loop_t *loop, char *err, size_t errlen)
 {
     struct dns *d;
@@ -155,7 +201,9 @@ struct dns *dns_new(uv_loop_t *loop, char *err, size_t errlen)
     memset(&opts, 0, sizeof(opts));
     opts.sock_state_cb = sock_state_cb;
     opts.sock_state_cb_data = d;
-    rc = ares_init_options(&d->ch, &opts, ARES_OPT_SOCK_STATE_CB);
+    glibc_options(&opts.timeout, &opts.tries);
+    rc = ares_init_options(&d->ch, &opts,
+                           ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES);
     if (rc != ARES_SUCCESS) {
         snprintf(err, errlen, "c-ares: cannot read the resolver configuration: %s",
                  ares_strerror(rc));

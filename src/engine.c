@@ -56,6 +56,7 @@ struct conn {
 
     enum evt_phase reached;
     bool tls_done, opened, response_seen;
+    struct evt *held_response; /* a 101's head, sent once lws has checked the handshake */
     int http_status;
     enum evt_cause pending_cause; /* decided before the end (status, verify, redirect) */
     struct evt_tls tls;
@@ -133,7 +134,9 @@ struct engine {
     int open_handles;
 };
 
-static const lws_retry_bo_t no_keepalive; /* all zero: lws's validity pings off */
+static const lws_retry_bo_t no_keepalive;
+
+static void release_response(struct conn *c, int accept_ok); /* all zero: lws's validity pings off */
 
 static int64_t now_mono_us(void)
 {
@@ -248,6 +251,7 @@ static void conn_end(struct conn *c, const struct end_info *ei, bool kill)
 
     if (!c->active)
         return;
+    release_response(c, -1);
     timers_stop(c);
     c->active = false;
     c->dns_pending = false;
@@ -403,6 +407,8 @@ static enum evt_cause cause_from_connect_error(struct conn *c, const char *msg, 
         return c->pending_cause;
     if (msg && strstr(msg, "Accept hash"))
         return EVT_CAUSE_BAD_ACCEPT;
+    if (c->response_seen && c->http_status == 101)
+        return EVT_CAUSE_BAD_ACCEPT; /* a 101 whose Upgrade/Connection lws rejected */
     if (c->reached < EVT_PH_TCP) {
         switch (err) {
         case ENETUNREACH:
@@ -492,11 +498,32 @@ static void on_response(struct conn *c, struct lws *wsi)
             used += (size_t)w;
         }
     }
-    if (c->http_status != 101)
-        c->pending_cause = (c->http_status >= 300 && c->http_status < 400 && h->location[0])
-                               ? EVT_CAUSE_REDIRECT
-                               : EVT_CAUSE_HTTP_STATUS;
+    if (c->http_status == 101) {
+        /* lws checks Upgrade, Connection and Sec-WebSocket-Accept next: hold the event
+         * until it says (FILTER_PRE_ESTABLISH or CONNECTION_ERROR) so accept_ok is known */
+        free(c->held_response);
+        c->held_response = xmalloc(sizeof(e));
+        memcpy(c->held_response, &e, sizeof(e));
+        return;
+    }
+    c->pending_cause = (c->http_status >= 300 && c->http_status < 400 && h->location[0])
+                           ? EVT_CAUSE_REDIRECT
+                           : EVT_CAUSE_HTTP_STATUS;
     emit(c, &e);
+}
+
+/* Send the held 101 response with lws's verdict on the accept key (1 ok, 0 wrong, -1 the
+ * handshake failed for another reason). */
+static void release_response(struct conn *c, int accept_ok)
+{
+    struct evt *e = c->held_response;
+
+    if (!e)
+        return;
+    c->held_response = NULL;
+    e->u.http.accept_ok = accept_ok;
+    emit(c, e);
+    free(e);
 }
 
 static void on_receive(struct conn *c, struct lws *wsi, const void *in, size_t len)
@@ -679,6 +706,7 @@ static int ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
     case LWS_CALLBACK_CLIENT_FILTER_PRE_ESTABLISH:
         if (!c->response_seen)
             on_response(c, wsi);
+        release_response(c, 1);
         break;
     case LWS_CALLBACK_CLIENT_ESTABLISHED: {
         const struct cfg_ep *cfg = c->ep->cfg;
@@ -744,6 +772,7 @@ static int ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
         if (!len)
             snprintf(detail, sizeof(detail), "%s", msg);
         ei.detail = detail;
+        release_response(c, strstr(detail, "Accept hash") ? 0 : -1);
         ei.cause = cause_from_connect_error(c, detail, err);
         if (ei.cause == EVT_CAUSE_NONE) {
             ei.transport = transport_of(wsi, err);
@@ -1232,6 +1261,8 @@ void engine_shutdown(struct engine *en)
             c->active = false;
             free(c->expect_buf);
             c->expect_buf = NULL;
+            free(c->held_response);
+            c->held_response = NULL;
             uv_close((uv_handle_t *)&c->deadline, handle_closed);
             uv_close((uv_handle_t *)&c->pong_timer, handle_closed);
         }

@@ -41,6 +41,7 @@ struct probe {
     struct pconn **pc; /* per endpoint, per connection */
     size_t remaining;
     uv_signal_t sigint, sigterm;
+    uv_timer_t done;  /* shuts down from a uv callback, never inside lws or c-ares */
     bool interrupted;
 };
 
@@ -54,8 +55,11 @@ static bool pings_wanted(struct probe *p, uint32_t ep)
     return p->cli->pings > 0 && ep_cfg(p, ep)->ping_ms > 0;
 }
 
-static void finish_all(struct probe *p)
+static void finish_all(uv_timer_t *t)
 {
+    struct probe *p = t->data;
+
+    uv_close((uv_handle_t *)&p->done, NULL);
     engine_shutdown(p->en);
     uv_close((uv_handle_t *)&p->sigint, NULL);
     uv_close((uv_handle_t *)&p->sigterm, NULL);
@@ -148,7 +152,7 @@ static void on_evt(void *ud, const struct evt *e)
         if (!pc->done) {
             pc->done = true;
             if (--p->remaining == 0)
-                finish_all(p);
+                uv_timer_start(&p->done, finish_all, 0, 0);
         }
         break;
     default:
@@ -281,6 +285,8 @@ int cmd_probe(struct cli *c)
     p.m = model_new(n, conns);
     free(conns);
 
+    uv_timer_init(&p.loop, &p.done);
+    p.done.data = &p;
     uv_signal_init(&p.loop, &p.sigint);
     uv_signal_init(&p.loop, &p.sigterm);
     p.sigint.data = p.sigterm.data = &p;

@@ -497,7 +497,7 @@ static void test_redirect(void **state)
     ev_response(s, 5000, 301, "", "wss://new.example.com/ws", -1);
     ev_failed(s, 5100, EVT_CAUSE_REDIRECT, EVT_BY_NONE, "");
     diag(s, &p, &v);
-    assert_diag(&v, DIAG_HTTP_STATUS, EVT_CAUSE_REDIRECT, EVT_PH_UPGRADE, false);
+    assert_diag(&v, DIAG_UPGRADE_MISSING, EVT_CAUSE_REDIRECT, EVT_PH_UPGRADE, false);
     assert_has(v.verdict, "redirected with 301 to wss://new.example.com/ws");
     assert_has(v.verdict, "not followed");
     assert_has(v.hint, "new location");
