@@ -10,7 +10,7 @@ const char *evt_kind_name(enum evt_kind k)
 {
     static const char *const n[EVT_KIND_COUNT] = {
         "attempt", "dns", "tcp", "tls", "request", "response",
-        "open", "msg", "ping", "pong", "closing", "closed",
+        "open", "msg", "ping", "pong", "closing", "closed", "health", "mark",
     };
     return (unsigned)k < EVT_KIND_COUNT ? n[k] : "?";
 }

@@ -16,6 +16,9 @@
 #define EVT_REASON_MAX 128
 #define EVT_COOKIES_MAX 4
 #define EVT_COOKIE_NAME_MAX 32
+#define EVT_STICKY_MAX 48
+#define EVT_MARK_MAX 128
+#define EVT_EP_NONE UINT32_MAX /* an event about no endpoint in particular (markers) */
 
 /* Phases of an attempt, in order. */
 enum evt_phase {
@@ -95,6 +98,8 @@ enum evt_kind {
     EVT_PONG,     /* one of our pings answered; u.pong */
     EVT_CLOSING,  /* a close frame was sent or received: readyState 2 */
     EVT_CLOSED,   /* the attempt ended: exactly one per EVT_ATTEMPT; u.closed */
+    EVT_HEALTH,   /* a --health poll finished (conn 0, attempt 0); u.health */
+    EVT_MARK,     /* an operator's marker (ep may be EVT_EP_NONE, attempt 0); u.mark */
     EVT_KIND_COUNT
 };
 
@@ -121,6 +126,8 @@ struct evt_http {
     int accept_ok;             /* 1, 0, or -1 when not a 101 / no header */
     int n_cookies;
     char cookies[EVT_COOKIES_MAX][EVT_COOKIE_NAME_MAX]; /* Set-Cookie names, not values */
+    char sticky[EVT_STICKY_MAX]; /* "AWSALB#1a2b3c4d": a sticky cookie's name and a hash of
+                                    its value (never the value), naming the backend */
     char head[EVT_HEAD_MAX]; /* raw response head, capped (failed upgrades only) */
     bool head_truncated;
 };
@@ -160,6 +167,14 @@ struct evt {
         struct {
             bool by_us; /* the close frame was ours */
         } closing;
+        struct {
+            int status;          /* HTTP status, 0 when the request failed */
+            uint32_t latency_us; /* request to response head */
+            char error[64];      /* why it failed ("" when a status came) */
+        } health;
+        struct {
+            char text[EVT_MARK_MAX];
+        } mark;
         struct {
             enum evt_cause cause; /* EVT_CAUSE_NONE: a clean end we asked for */
             enum evt_by by;

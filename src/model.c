@@ -24,6 +24,7 @@ struct model *model_new(size_t n_eps, const int *conns_per_ep)
         m->eps[i].n_conns = (size_t)n;
         m->eps[i].conns = xcalloc((size_t)n, sizeof(*m->eps[i].conns));
     }
+    m->log = xcalloc(MODEL_LOG, sizeof(*m->log));
     return m;
 }
 
@@ -34,6 +35,7 @@ void model_free(struct model *m)
     for (size_t i = 0; i < m->n_eps; i++)
         free(m->eps[i].conns);
     free(m->eps);
+    free(m->log);
     free(m);
 }
 
@@ -101,6 +103,109 @@ static void start_attempt(struct model_conn *c, const struct evt *e)
     a->reached = EVT_PH_NONE;
     a->ready_state = 0;
     c->attempts++;
+    c->t_state_us = e->t_mono_us;
+}
+
+static struct model_log *log_add(struct model *m, const struct evt *e)
+{
+    struct model_log *l = &m->log[m->n_log++ % MODEL_LOG];
+
+    memset(l, 0, sizeof(*l));
+    l->wall_us = e->t_wall_us;
+    l->mono_us = e->t_mono_us;
+    l->ep = e->ep;
+    l->conn = e->conn;
+    l->kind = e->kind;
+    return l;
+}
+
+static void count_code(struct model_conn *c, int code)
+{
+    uint32_t i, least = 0;
+
+    for (i = 0; i < c->n_codes; i++) {
+        if (c->codes[i].code == code) {
+            c->codes[i].n++;
+            return;
+        }
+        if (c->codes[i].n < c->codes[least].n)
+            least = i;
+    }
+    if (c->n_codes < MODEL_CODES) {
+        c->codes[c->n_codes].code = code;
+        c->codes[c->n_codes++].n = 1;
+        return;
+    }
+    /* full: the rarest code makes room (its count is lost) */
+    c->codes[least].code = code;
+    c->codes[least].n = 1;
+}
+
+/* Everything an ended attempt adds to its connection and to the log. */
+static void conn_ended(struct model *m, struct model_conn *c, const struct evt *e)
+{
+    const struct model_attempt *a = &c->cur;
+    struct model_end *h = &c->hist[c->n_ended++ % MODEL_HIST];
+    struct model_log *l;
+
+    memset(h, 0, sizeof(*h));
+    h->seq = a->seq;
+    h->wall_start_us = a->wall_start_us;
+    h->wall_end_us = e->t_wall_us;
+    h->t_end_us = e->t_mono_us;
+    h->open_for_us = a->open_for_us;
+    h->cause = a->cause;
+    h->by = a->by;
+    h->reached = a->reached;
+    h->code = a->close_code;
+    h->http_status = a->have_http ? a->http.status : 0;
+    h->quiet = a->open_for_us >= 0 && a->msgs_in == 0 && a->msgs_out == 0 && a->pings_sent == 0;
+    memcpy(h->backend, c->backend, sizeof(h->backend));
+
+    if ((unsigned)a->cause < EVT_CAUSE_COUNT)
+        c->cause_counts[a->cause]++;
+    if (a->close_code)
+        count_code(c, a->close_code);
+    if (a->open_for_us >= 0) {
+        if (c->life_n == 0 || a->open_for_us < c->life_min_us)
+            c->life_min_us = a->open_for_us;
+        if (c->life_n == 0 || a->open_for_us > c->life_max_us)
+            c->life_max_us = a->open_for_us;
+        c->life_n++;
+        c->life_sum_us += a->open_for_us;
+    }
+    c->t_state_us = e->t_mono_us;
+
+    l = log_add(m, e);
+    l->cause = a->cause;
+    l->by = a->by;
+    l->reached = a->reached;
+    l->code = a->close_code;
+    l->http_status = h->http_status;
+    l->dur_us = a->open_for_us >= 0 ? a->open_for_us : a->total_us;
+    COPY_STR(l->text, a->close_reason);
+}
+
+static void apply_health(struct model *m, struct model_ep *ep, const struct evt *e)
+{
+    struct model_health *hl = &ep->health;
+    bool was_ok = hl->polls > 0 && hl->status >= 200 && hl->status < 400;
+    bool ok = e->u.health.status >= 200 && e->u.health.status < 400;
+    bool changed = hl->polls == 0 || was_ok != ok || hl->status != e->u.health.status;
+
+    hl->polls++;
+    if (!ok)
+        hl->failures++;
+    hl->status = e->u.health.status;
+    hl->latency_us = e->u.health.latency_us;
+    COPY_STR(hl->error, e->u.health.error);
+    hl->wall_us = e->t_wall_us;
+    if (changed) {
+        struct model_log *l = log_add(m, e);
+        l->code = hl->status;
+        l->dur_us = hl->latency_us;
+        COPY_STR(l->text, e->u.health.error);
+    }
 }
 
 static void apply_msg(struct model_attempt *a, const struct evt *e)
@@ -195,9 +300,22 @@ int model_apply(struct model *m, const struct evt *e)
     struct model_attempt *a;
     int64_t t;
 
-    if (!m || !e || e->ep >= m->n_eps || e->conn >= m->eps[e->ep].n_conns ||
-        (unsigned)e->kind >= EVT_KIND_COUNT)
+    if (!m || !e || (unsigned)e->kind >= EVT_KIND_COUNT)
         return -EINVAL;
+    if (e->kind == EVT_MARK) {
+        struct model_log *l;
+        if (e->ep != EVT_EP_NONE && e->ep >= m->n_eps)
+            return -EINVAL;
+        l = log_add(m, e);
+        COPY_STR(l->text, e->u.mark.text);
+        return 0;
+    }
+    if (e->ep >= m->n_eps || e->conn >= m->eps[e->ep].n_conns)
+        return -EINVAL;
+    if (e->kind == EVT_HEALTH) {
+        apply_health(m, &m->eps[e->ep], e);
+        return 0;
+    }
     c = &m->eps[e->ep].conns[e->conn];
     a = &c->cur;
     t = e->t_mono_us;
@@ -224,6 +342,7 @@ int model_apply(struct model *m, const struct evt *e)
         a->tcp_us = t - (a->t_dns_us >= 0 ? a->t_dns_us : a->t_start_us);
         COPY_STR(a->remote, e->u.tcp.remote);
         COPY_STR(a->local, e->u.tcp.local);
+        COPY_STR(c->backend, a->remote); /* until the response names the backend */
         advance(a, EVT_PH_TCP);
         break;
     case EVT_TLS:
@@ -245,6 +364,11 @@ int model_apply(struct model *m, const struct evt *e)
         a->http = e->u.http;
         terminate_http(&a->http);
         a->have_http = true;
+        /* backend attribution: the configured header, else the sticky cookie */
+        if (a->http.backend[0])
+            COPY_STR(c->backend, a->http.backend);
+        else if (a->http.sticky[0])
+            COPY_STR(c->backend, a->http.sticky);
         break;
     case EVT_OPEN:
         a->t_open_us = t;
@@ -252,22 +376,39 @@ int model_apply(struct model *m, const struct evt *e)
         a->reached = EVT_PH_OPEN;
         a->ready_state = 1;
         c->opened++;
+        c->t_state_us = t;
+        {
+            struct model_log *l = log_add(m, e);
+            l->reached = EVT_PH_OPEN;
+            l->dur_us = a->open_us;
+        }
         break;
     case EVT_MSG:
         apply_msg(a, e);
+        if (e->u.msg.out) {
+            c->msgs_out++;
+            c->bytes_out += e->u.msg.len;
+        } else {
+            c->msgs_in++;
+            c->bytes_in += e->u.msg.len;
+        }
         break;
     case EVT_PING:
         a->pings_sent++;
         break;
     case EVT_PONG:
         apply_pong(a, e->u.pong.rtt_us);
+        c->spark[c->n_spark++ % MODEL_SPARK] = e->u.pong.rtt_us;
         break;
     case EVT_CLOSING:
-        if (a->ready_state == 1)
+        if (a->ready_state == 1) {
             a->ready_state = 2;
+            c->t_state_us = t;
+        }
         break;
     case EVT_CLOSED:
         apply_closed(a, e);
+        conn_ended(m, c, e);
         break;
     default:
         return -EINVAL;
@@ -292,6 +433,50 @@ int64_t model_rtt_median_us(const struct model_attempt *a)
         return -1;
     n = a->rtt_n < MODEL_RTT_RING ? a->rtt_n : MODEL_RTT_RING;
     memcpy(v, a->rtt_ring, n * sizeof(v[0]));
+    for (size_t i = 1; i < n; i++) {
+        uint32_t x = v[i];
+        size_t j = i;
+
+        for (; j > 0 && v[j - 1] > x; j--)
+            v[j] = v[j - 1];
+        v[j] = x;
+    }
+    if (n % 2)
+        return v[n / 2];
+    return ((int64_t)v[n / 2 - 1] + (int64_t)v[n / 2]) / 2;
+}
+
+const struct model_log *model_log_get(const struct model *m, uint64_t i)
+{
+    if (!m || i >= m->n_log || i >= MODEL_LOG)
+        return NULL;
+    return &m->log[(m->n_log - 1 - i) % MODEL_LOG];
+}
+
+const struct model_end *model_end_get(const struct model_conn *c, uint32_t i)
+{
+    if (!c || i >= c->n_ended || i >= MODEL_HIST)
+        return NULL;
+    return &c->hist[(c->n_ended - 1 - i) % MODEL_HIST];
+}
+
+size_t model_spark(const struct model_conn *c, uint32_t *out)
+{
+    size_t n = c->n_spark < MODEL_SPARK ? c->n_spark : MODEL_SPARK;
+    size_t first = c->n_spark < MODEL_SPARK ? 0 : c->n_spark % MODEL_SPARK;
+
+    for (size_t i = 0; i < n; i++)
+        out[i] = c->spark[(first + i) % MODEL_SPARK];
+    return n;
+}
+
+int64_t model_conn_rtt_median_us(const struct model_conn *c)
+{
+    uint32_t v[MODEL_SPARK];
+    size_t n = model_spark(c, v);
+
+    if (n == 0)
+        return -1;
     for (size_t i = 1; i < n; i++) {
         uint32_t x = v[i];
         size_t j = i;

@@ -64,21 +64,87 @@ struct model_attempt {
     bool first_binary;
 };
 
+#define MODEL_HIST 32   /* ended attempts remembered per connection */
+#define MODEL_SPARK 48  /* RTT samples kept per connection for the sparkline */
+#define MODEL_CODES 12  /* distinct close codes counted per connection */
+#define MODEL_LOG 2048  /* event log entries kept (a ring) */
+#define MODEL_BACKEND_MAX 64
+
+/* One ended attempt, in brief: what multi-attempt verdicts (idle timeout, flapping,
+ * per-backend breakdown) need. */
+struct model_end {
+    uint32_t seq;
+    int64_t wall_start_us, wall_end_us;
+    int64_t t_end_us;      /* monotonic */
+    int64_t open_for_us;   /* -1 never opened */
+    enum evt_cause cause;
+    enum evt_by by;
+    enum evt_phase reached;
+    int code;
+    int http_status;
+    bool quiet;            /* opened, then no message and no ping either way */
+    char backend[MODEL_BACKEND_MAX];
+};
+
+struct model_code_count {
+    int code;
+    uint32_t n;
+};
+
 struct model_conn {
     struct model_attempt cur; /* the current (or last) attempt */
     uint32_t attempts;        /* attempts started */
     uint32_t opened;          /* attempts that reached open */
+
+    /* across attempts */
+    int64_t t_state_us;       /* monotonic time readyState (or the attempt) last changed */
+    uint32_t n_ended;         /* attempts ended; hist is a ring of the last MODEL_HIST */
+    struct model_end hist[MODEL_HIST];
+    uint32_t cause_counts[EVT_CAUSE_COUNT]; /* ended attempts per cause (NONE = clean) */
+    struct model_code_count codes[MODEL_CODES]; /* close codes seen, most frequent kept */
+    uint32_t n_codes;
+    uint64_t msgs_in, msgs_out, bytes_in, bytes_out; /* totals over all attempts */
+    uint32_t spark[MODEL_SPARK]; /* last RTT samples, oldest first once full */
+    uint32_t n_spark;            /* samples ever added */
+    uint32_t life_n;             /* attempts that opened and ended */
+    int64_t life_sum_us, life_min_us, life_max_us;
+    char backend[MODEL_BACKEND_MAX]; /* who served the current/last attempt */
+};
+
+struct model_health {
+    uint32_t polls, failures;
+    int status;           /* last status, 0 when the last poll failed */
+    uint32_t latency_us;
+    char error[64];
+    int64_t wall_us;      /* when the last poll ended */
 };
 
 struct model_ep {
     uint32_t id;
     size_t n_conns;
     struct model_conn *conns;
+    struct model_health health;
+};
+
+/* An event log entry: state changes, health changes and markers. */
+struct model_log {
+    int64_t wall_us, mono_us;
+    uint32_t ep, conn;      /* ep = EVT_EP_NONE for a global marker */
+    enum evt_kind kind;     /* EVT_OPEN, EVT_CLOSED, EVT_HEALTH or EVT_MARK */
+    enum evt_cause cause;
+    enum evt_by by;
+    enum evt_phase reached;
+    int code;               /* close code; HTTP status for EVT_HEALTH */
+    int http_status;
+    int64_t dur_us;         /* OPEN: time to open; CLOSED: open for (or total if never open) */
+    char text[EVT_MARK_MAX]; /* marker text, close reason, health error */
 };
 
 struct model {
     size_t n_eps;
     struct model_ep *eps;
+    struct model_log *log; /* ring of MODEL_LOG */
+    uint64_t n_log;        /* entries ever appended */
 };
 
 /* Allocate a model for n_eps endpoints with conns_per_ep[i] connections each. Never NULL. */
@@ -94,5 +160,15 @@ const struct model_attempt *model_attempt_get(const struct model *m, uint32_t ep
 
 /* Median of the RTT samples kept, in microseconds; -1 without samples. */
 int64_t model_rtt_median_us(const struct model_attempt *a);
+
+/* The i-th newest log entry (0 = newest), or NULL past the end of the ring. */
+const struct model_log *model_log_get(const struct model *m, uint64_t i);
+/* The i-th newest ended attempt of a connection (0 = newest), or NULL. */
+const struct model_end *model_end_get(const struct model_conn *c, uint32_t i);
+/* The sparkline samples of a connection, oldest first, into out (up to MODEL_SPARK);
+ * returns how many. */
+size_t model_spark(const struct model_conn *c, uint32_t *out);
+/* Median of a connection's sparkline samples (us), -1 without. */
+int64_t model_conn_rtt_median_us(const struct model_conn *c);
 
 #endif
