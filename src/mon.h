@@ -55,6 +55,13 @@ int64_t mon_retry_in_us(const struct mon *mn, uint32_t ep, uint32_t conn);
 /* The longest loop iteration seen (us), for debug output. */
 int64_t mon_loop_stall_us(const struct mon *mn);
 
+/* Connections with an attempt running. */
+size_t mon_active(const struct mon *mn);
+/* Stop reconnecting and close every connection politely (code, reason); their EVT_CLOSED
+ * events still flow. Returns how many closes were started. Follow with mon_shutdown() once
+ * mon_active() is 0 or a grace period has passed. */
+int mon_close_all(struct mon *mn, int code, const char *reason);
+
 /* Stop everything (no events after this); the loop then ends once handles are closed. */
 void mon_shutdown(struct mon *mn);
 void mon_free(struct mon *mn);

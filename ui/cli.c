@@ -37,6 +37,9 @@ enum {
     OPT_SHOW_SECRETS,
     OPT_COLOR,
     OPT_NO_COLOR,
+    OPT_RETAIN,
+    OPT_BACKOFF_MIN,
+    OPT_BACKOFF_MAX,
 };
 
 static const struct option long_opts[] = {
@@ -64,6 +67,9 @@ static const struct option long_opts[] = {
     {"show-secrets", no_argument, NULL, OPT_SHOW_SECRETS},
     {"color", no_argument, NULL, OPT_COLOR},
     {"no-color", no_argument, NULL, OPT_NO_COLOR},
+    {"retain", required_argument, NULL, OPT_RETAIN},
+    {"backoff-min", required_argument, NULL, OPT_BACKOFF_MIN},
+    {"backoff-max", required_argument, NULL, OPT_BACKOFF_MAX},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -159,6 +165,55 @@ static void usage_probe(FILE *f)
           f);
 }
 
+static void usage_monitor(FILE *f, const char *cmd)
+{
+    fprintf(f,
+            "Usage: wsmon %s [OPTIONS] [URL...]\n"
+            "%s",
+            cmd,
+            !strcmp(cmd, "record")
+                ? "Headless recorder: holds a WebSocket to each endpoint, reconnects, pings,\n"
+                  "records every attempt to SQLite and logs state changes to stderr.\n"
+                  "SIGTERM or SIGINT closes the connections, flushes and exits 0.\n"
+                : "Live dashboard: holds a WebSocket to each endpoint, reconnects, pings,\n"
+                  "shows readyState, timings, RTT, close codes and the failing layer.\n");
+    fputs("\n"
+          "Endpoint options (also settable per endpoint in the config file):\n"
+          "  -c, --config FILE          endpoints and defaults (INI)\n"
+          "  -H, --header 'Name: value' extra upgrade request header (repeatable)\n"
+          "      --origin URL           Origin header, sent as given\n"
+          "      --protocol NAME        Sec-WebSocket-Protocol (repeatable)\n"
+          "      --resolve HOST:PORT:ADDR  connect to ADDR, keep HOST for Host, SNI and\n"
+          "                             the certificate check (as curl)\n"
+          "      --cacert FILE          trust these CA certificates (PEM)\n"
+          "      --insecure             do not enforce certificate checks (still reported)\n"
+          "      --timeout DUR          DNS+TCP+TLS+upgrade budget (default 10s)\n"
+          "      --ping DUR             ping interval (default 5s; 0 = never ping)\n"
+          "      --expect-message TEXT  the server must send a message containing TEXT\n"
+          "      --expect-within DUR    ... within DUR of open (default 10s)\n"
+          "      --send TEXT            send this text message once after open\n"
+          "      --connections N        N parallel connections per endpoint (default 1)\n"
+          "      --health URL           also poll this HTTP(S) URL\n"
+          "      --proxy HOST:PORT      connect through this HTTP proxy\n"
+          "      --backend-header NAME  response header that names the backend\n"
+          "\n"
+          "Monitoring options:\n"
+          "      --backoff-min DUR      first reconnect delay (default 1s)\n"
+          "      --backoff-max DUR      longest reconnect delay (default 60s)\n"
+          "      --db PATH              history database (default\n"
+          "                             $XDG_STATE_HOME/wsmon/history.db)\n"
+          "      --no-db                do not record\n"
+          "      --retain DUR           prune history older than DUR (e.g. 30d)\n"
+          "      --show-secrets         do not mask credentials in URLs and headers\n"
+          "      --color, --no-color    force colours on or off (NO_COLOR is honoured)\n"
+          "  -v, --verbose              more diagnostics on stderr\n"
+          "  -h, --help                 this help\n"
+          "  -V, --version              version\n"
+          "\n"
+          "Durations: 500ms, 5s, 2m, 1h, 30d, or bare seconds.\n",
+          f);
+}
+
 static void usage_main(FILE *f)
 {
     fputs("Usage: wsmon [COMMAND] [OPTIONS] [URL...]\n"
@@ -227,6 +282,8 @@ int cli_parse(struct cli *c, int argc, char **argv, FILE *out, FILE *err)
     c->pings = 3;
     c->hold_ms = -1;
     c->color = -1;
+    c->backoff_min_ms = 1000;
+    c->backoff_max_ms = 60000;
 
     if (argc > 1) {
         for (k = 0; k < sizeof(commands) / sizeof(commands[0]); k++) {
@@ -247,6 +304,8 @@ int cli_parse(struct cli *c, int argc, char **argv, FILE *out, FILE *err)
         if (opt == 'h') {
             if (c->cmd == CLI_PROBE)
                 usage_probe(out);
+            else if ((c->cmd == CLI_WATCH && first == 2) || c->cmd == CLI_RECORD)
+                usage_monitor(out, cmd_name);
             else
                 usage_main(out);
             return CLI_EXIT_OK;
@@ -259,7 +318,7 @@ int cli_parse(struct cli *c, int argc, char **argv, FILE *out, FILE *err)
             c->config_path = optarg;
     }
 
-    if (c->cmd != CLI_PROBE) {
+    if (c->cmd != CLI_PROBE && c->cmd != CLI_RECORD) {
         fprintf(err,
                 "wsmon: '%s' is not available in this version yet; 'wsmon probe URL...' is.\n"
                 "Try 'wsmon --help'.\n",
@@ -285,7 +344,10 @@ int cli_parse(struct cli *c, int argc, char **argv, FILE *out, FILE *err)
             int rc = cfg_ep_set(&c->cfg.defaults, key, opt == OPT_INSECURE ? "true" : optarg,
                                 msg, sizeof(msg));
             if (rc < 0) {
-                fprintf(err, "wsmon %s: %s\n", cmd_name, msg);
+                const struct option *lo = long_opts;
+                while (lo->name && lo->val != opt)
+                    lo++;
+                fprintf(err, "wsmon %s: --%s: %s\n", cmd_name, lo->name ? lo->name : key, msg);
                 return CLI_EXIT_USAGE;
             }
             continue;
@@ -316,10 +378,30 @@ int cli_parse(struct cli *c, int argc, char **argv, FILE *out, FILE *err)
             c->hold_ms = ms;
             break;
         case OPT_DB:
+            c->db_path = optarg;
+            break;
         case OPT_NO_DB:
-            fprintf(err, "wsmon %s: --db and --no-db are not available in this version yet\n",
-                    cmd_name);
-            return CLI_EXIT_USAGE;
+            c->no_db = true;
+            break;
+        case OPT_RETAIN:
+        case OPT_BACKOFF_MIN:
+        case OPT_BACKOFF_MAX:
+            if (cfg_parse_duration_ms(optarg, &ms) < 0 || (opt != OPT_RETAIN && ms <= 0)) {
+                fprintf(err, "wsmon %s: --%s wants a duration (500ms, 5s, 2m, 30d), not '%s'\n",
+                        cmd_name,
+                        opt == OPT_RETAIN ? "retain"
+                        : opt == OPT_BACKOFF_MIN ? "backoff-min"
+                                                 : "backoff-max",
+                        safe(optarg, sb, sizeof(sb)));
+                return CLI_EXIT_USAGE;
+            }
+            if (opt == OPT_RETAIN)
+                c->retain_s = ms / 1000;
+            else if (opt == OPT_BACKOFF_MIN)
+                c->backoff_min_ms = ms;
+            else
+                c->backoff_max_ms = ms;
+            break;
         case OPT_SHOW_SECRETS:
             c->show_secrets = true;
             break;
@@ -335,6 +417,14 @@ int cli_parse(struct cli *c, int argc, char **argv, FILE *out, FILE *err)
         }
     }
     log_set_level(c->verbose >= 2 ? LOG_DEBUG : c->verbose ? LOG_INFO : LOG_WARN);
+    if (c->cmd != CLI_PROBE && (c->json || c->pings != 3 || c->hold_ms >= 0)) {
+        fprintf(err, "wsmon %s: --json, --pings and --hold are probe options\n", cmd_name);
+        return CLI_EXIT_USAGE;
+    }
+    if (c->backoff_min_ms > c->backoff_max_ms) {
+        fprintf(err, "wsmon %s: --backoff-min is longer than --backoff-max\n", cmd_name);
+        return CLI_EXIT_USAGE;
+    }
 
     for (i = optind + first - 1; i < argc; i++) {
         if (cfg_add_url(&c->cfg, argv[i], msg, sizeof(msg)) < 0) {

@@ -21,6 +21,12 @@ struct cli {
     int color;           /* -1 auto, 0 never, 1 always */
     int verbose;
     const char *config_path;
+    /* watch, record, demo */
+    const char *db_path;     /* --db, NULL = default */
+    bool no_db;              /* --no-db */
+    int64_t retain_s;        /* --retain, 0 = keep everything */
+    int64_t backoff_min_ms;  /* --backoff-min (default 1s) */
+    int64_t backoff_max_ms;  /* --backoff-max (default 60s) */
 };
 
 /* Exit codes (DESIGN section 3). */

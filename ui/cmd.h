@@ -6,6 +6,7 @@
 struct cli;
 
 int cmd_probe(struct cli *c);
+int cmd_record(struct cli *c);
 /* wsmon serve: parses its own options from argv (argv[0] is "serve"). */
 int cmd_serve(int argc, char **argv);
 

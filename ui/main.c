@@ -22,6 +22,9 @@ int main(int argc, char **argv)
         case CLI_PROBE:
             rc = cmd_probe(&c);
             break;
+        case CLI_RECORD:
+            rc = cmd_record(&c);
+            break;
         default:
             rc = CLI_EXIT_USAGE;
             break;

@@ -1,0 +1,206 @@
+/* SPDX-License-Identifier: MIT */
+/* wsmon record (headless), and the shared running of a monitor on a loop. */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <uv.h>
+
+#include "cfg.h"
+#include "cli.h"
+#include "cmd.h"
+#include "diag.h"
+#include "log.h"
+#include "model.h"
+#include "mon.h"
+#include "san.h"
+#include "xmem.h"
+
+#define GRACE_MS 2000 /* how long closing politely may take at exit */
+
+struct run {
+    struct cli *cli;
+    uv_loop_t loop;
+    struct mon *mn;
+    uv_signal_t sigint, sigterm, sighup;
+    uv_timer_t grace;
+    bool stopping;
+    bool closed;
+    int status;
+};
+
+/* "2026-11-26T14:02:03.512Z" */
+static void fmt_wall(int64_t wall_us, char *buf, size_t len)
+{
+    time_t s = (time_t)(wall_us / 1000000);
+    struct tm tm;
+
+    gmtime_r(&s, &tm);
+    snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(wall_us / 1000 % 1000));
+}
+
+static void fmt_dur(int64_t us, char *buf, size_t len)
+{
+    if (us < 0)
+        snprintf(buf, len, "-");
+    else if (us < 1000000)
+        snprintf(buf, len, "%.0f ms", us / 1000.0);
+    else
+        snprintf(buf, len, "%.1f s", us / 1e6);
+}
+
+/* record's stderr log: one line per state change, marker and health change */
+static void log_sink(void *ud, const struct evt *e, const struct model *m)
+{
+    struct run *r = ud;
+    const struct model_log *l;
+    char t[64], d[32], name[128], text[256];
+    const char *raw;
+
+    if (e->kind != EVT_OPEN && e->kind != EVT_CLOSED && e->kind != EVT_MARK &&
+        e->kind != EVT_HEALTH)
+        return;
+    l = model_log_get(m, 0);
+    if (!l || l->mono_us != e->t_mono_us || l->kind != e->kind)
+        return; /* not logged by the model (e.g. an unchanged health status) */
+    fmt_wall(l->wall_us, t, sizeof(t));
+    raw = l->ep == EVT_EP_NONE ? "-" : mon_ep_name(r->mn, l->ep);
+    san_term(raw, strlen(raw), name, sizeof(name));
+    fmt_dur(l->dur_us, d, sizeof(d));
+    switch (l->kind) {
+    case EVT_OPEN:
+        fprintf(stderr, "%s %s OPEN after %s\n", t, name, d);
+        break;
+    case EVT_CLOSED: {
+        const struct cfg_ep *cfg = &mon_cfg(r->mn)->eps[l->ep];
+        const struct model_attempt *a = model_attempt_get(m, l->ep, l->conn);
+        struct diag_policy pol = {.host = cfg->u.host,
+                                  .port = cfg->u.port,
+                                  .expect_message = cfg->expect_message,
+                                  .expect_within_us = cfg->expect_within_ms * 1000,
+                                  .want_pings = cfg->ping_ms > 0,
+                                  .now_wall_s = l->wall_us / 1000000};
+        struct diag_verdict v;
+
+        diag_attempt(a, &pol, &v);
+        san_term(v.verdict, strlen(v.verdict), text, sizeof(text));
+        fprintf(stderr, "%s %s CLOSED %d by %s after %s: %s: %s\n", t, name, l->code,
+                evt_by_name(l->by) ? evt_by_name(l->by) : "-", d, diag_class_name(v.cls),
+                text);
+        break;
+    }
+    case EVT_HEALTH:
+        san_term(l->text, strlen(l->text), text, sizeof(text));
+        fprintf(stderr, "%s %s HEALTH %d in %s%s%s\n", t, name, l->code, d, text[0] ? ": " : "",
+                text);
+        break;
+    case EVT_MARK:
+        san_term(l->text, strlen(l->text), text, sizeof(text));
+        fprintf(stderr, "%s %s MARK %s\n", t, name, text);
+        break;
+    default:
+        break;
+    }
+}
+
+static void close_handles(struct run *r)
+{
+    if (r->closed)
+        return;
+    r->closed = true;
+    mon_shutdown(r->mn);
+    uv_close((uv_handle_t *)&r->sigint, NULL);
+    uv_close((uv_handle_t *)&r->sigterm, NULL);
+    uv_close((uv_handle_t *)&r->sighup, NULL);
+    uv_close((uv_handle_t *)&r->grace, NULL);
+}
+
+static void on_grace(uv_timer_t *t)
+{
+    struct run *r = t->data;
+
+    /* all closed, or the grace period is over */
+    uv_timer_stop(t);
+    close_handles(r);
+}
+
+static void stop(struct run *r)
+{
+    if (r->stopping)
+        return;
+    r->stopping = true;
+    mon_close_all(r->mn, 1001, "wsmon stopping");
+    uv_timer_start(&r->grace, on_grace, GRACE_MS, 0);
+}
+
+static void on_closed_check(void *ud, const struct evt *e, const struct model *m)
+{
+    struct run *r = ud;
+
+    (void)m;
+    if (r->stopping && !r->closed && e->kind == EVT_CLOSED && mon_active(r->mn) == 0)
+        uv_timer_start(&r->grace, on_grace, 0, 0);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    struct run *r = s->data;
+
+    if (signum == SIGHUP) {
+        log_warn("SIGHUP: reloading the configuration is not supported yet; going on");
+        return;
+    }
+    if (r->stopping) /* a second signal: stop at once */
+        close_handles(r);
+    else
+        stop(r);
+}
+
+int cmd_record(struct cli *c)
+{
+    struct run r;
+    struct mon_opts o = {.backoff_min_ms = c->backoff_min_ms,
+                         .backoff_max_ms = c->backoff_max_ms};
+    char err[512];
+
+    memset(&r, 0, sizeof(r));
+    r.cli = c;
+    if (uv_loop_init(&r.loop) < 0) {
+        fprintf(stderr, "wsmon: cannot start the event loop\n");
+        return CLI_EXIT_FAIL;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    r.mn = mon_new(&r.loop, &c->cfg, &o, err, sizeof(err));
+    if (!r.mn) {
+        fprintf(stderr, "wsmon record: %s\n", err);
+        uv_loop_close(&r.loop);
+        return CLI_EXIT_USAGE;
+    }
+    mon_add_sink(r.mn, log_sink, &r);
+    mon_add_sink(r.mn, on_closed_check, &r);
+    uv_timer_init(&r.loop, &r.grace);
+    r.grace.data = &r;
+    uv_signal_init(&r.loop, &r.sigint);
+    uv_signal_init(&r.loop, &r.sigterm);
+    uv_signal_init(&r.loop, &r.sighup);
+    r.sigint.data = r.sigterm.data = r.sighup.data = &r;
+    uv_signal_start(&r.sigint, on_signal, SIGINT);
+    uv_signal_start(&r.sigterm, on_signal, SIGTERM);
+    uv_signal_start(&r.sighup, on_signal, SIGHUP);
+
+    fprintf(stderr, "wsmon record: monitoring %zu endpoint%s\n", c->cfg.n_eps,
+            c->cfg.n_eps == 1 ? "" : "s");
+    mon_start(r.mn);
+    uv_run(&r.loop, UV_RUN_DEFAULT);
+    log_debug("longest loop stall %.3f ms", mon_loop_stall_us(r.mn) / 1000.0);
+    mon_free(r.mn);
+    if (uv_loop_close(&r.loop) != 0)
+        log_debug("event loop closed with handles still open");
+    return r.status;
+}
