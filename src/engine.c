@@ -33,7 +33,10 @@ struct conn;
 
 /* One lws connection. It is the lws user data, so it lives as long as the wsi: an attempt
  * that ends early (our timeout) orphans it (conn = NULL) and lws frees it at WSI_DESTROY. */
+enum att_kind { ATT_WS = 1, ATT_HEALTH };
+
 struct att {
+    enum att_kind kind; /* first: tells the verify callback which struct this is */
     struct conn *conn; /* NULL once orphaned */
     struct lws *wsi;
     bool in_connect;   /* inside lws_client_connect_via_info() */
@@ -90,8 +93,27 @@ struct conn {
     struct conn *work_next;
 };
 
+/* One --health poll, the lws user data of its wsi (orphaned like struct att). */
+struct hpoll {
+    enum att_kind kind;
+    struct ep *ep; /* NULL once orphaned */
+    struct lws *wsi;
+    bool in_connect, destroyed;
+};
+
 struct ep {
     uint32_t id;
+    struct engine *en;
+    /* --health */
+    struct url health;
+    bool have_health;
+    struct hpoll *hp;     /* the poll running, if any */
+    uint64_t health_seq;
+    int64_t health_t0_us;
+    uv_timer_t health_timer; /* the poll's deadline */
+    bool health_timer_init;
+    char health_addr[EVT_ADDR_MAX];
+    char health_host[URL_HOST_MAX + 8];
     const struct cfg_ep *cfg;
     struct conn *conns;
     size_t n_conns;
@@ -136,7 +158,8 @@ struct engine {
 
 static const lws_retry_bo_t no_keepalive;
 
-static void release_response(struct conn *c, int accept_ok); /* all zero: lws's validity pings off */
+static void release_response(struct conn *c, int accept_ok);
+static struct ep *ep_find(struct engine *en, uint32_t id); /* all zero: lws's validity pings off */
 
 static int64_t now_mono_us(void)
 {
@@ -613,10 +636,18 @@ static int ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
     struct conn *c;
     int err = errno;
 
-    if (reason == LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION)
+    if (reason == LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION) {
         a = lws_wsi_user(wsi);
-    else
+        if (a && a->kind == ATT_HEALTH) {
+            /* a health poll: verify as configured, --insecure skips */
+            struct hpoll *hp = (struct hpoll *)(void *)a;
+            if (hp->ep && hp->ep->cfg->insecure)
+                tls_verify_peek(user, NULL, 1);
+            return 0;
+        }
+    } else {
         a = user;
+    }
     if (!a)
         return 0;
     if (reason == LWS_CALLBACK_WSI_DESTROY) {
@@ -831,8 +862,168 @@ static int ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
     return 0;
 }
 
+/* ---- --health polls ------------------------------------------------------------------------ */
+
+static void health_emit(struct ep *ep, int status, const char *error)
+{
+    struct engine *en = ep->en;
+    struct evt e;
+    int64_t now = now_mono_us();
+
+    memset(&e, 0, sizeof(e));
+    e.kind = EVT_HEALTH;
+    e.ep = ep->id;
+    e.t_mono_us = now;
+    e.t_wall_us = now_wall_us();
+    e.u.health.status = status;
+    e.u.health.latency_us = (uint32_t)(now - ep->health_t0_us);
+    if (error)
+        xstrlcpy(e.u.health.error, error, sizeof(e.u.health.error));
+    uv_timer_stop(&ep->health_timer);
+    if (ep->hp) {
+        ep->hp->ep = NULL; /* orphan: lws frees it at WSI_DESTROY */
+        ep->hp = NULL;
+    }
+    en->fn(en->ud, &e);
+}
+
+static int health_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                     size_t len)
+{
+    struct hpoll *hp = user;
+    struct ep *ep;
+
+    if (!hp)
+        return 0;
+    if (reason == LWS_CALLBACK_WSI_DESTROY) {
+        if (hp->ep && hp->ep->hp == hp)
+            health_emit(hp->ep, 0, "connection closed");
+        if (hp->in_connect)
+            hp->destroyed = true;
+        else
+            free(hp);
+        return 0;
+    }
+    ep = hp->ep;
+    if (!ep || ep->hp != hp)
+        return 0;
+    switch (reason) {
+    case LWS_CALLBACK_ESTABLISHED_CLIENT_HTTP:
+        /* the status line is all a health check needs: answer, then hang up */
+        health_emit(ep, (int)lws_http_client_http_response(wsi), NULL);
+        return -1;
+    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR: {
+        char msg[64];
+        snprintf(msg, sizeof(msg), "%.*s", (int)(len && len < 60 ? len : 60),
+                 in ? (const char *)in : "connection failed");
+        health_emit(ep, 0, msg);
+        break;
+    }
+    case LWS_CALLBACK_CLOSED_CLIENT_HTTP:
+        health_emit(ep, 0, "closed before a response");
+        break;
+    case LWS_CALLBACK_RECEIVE_CLIENT_HTTP: {
+        char buf[1024 + LWS_PRE], *p = buf + LWS_PRE;
+        int n = sizeof(buf) - LWS_PRE;
+        if (lws_http_client_read(wsi, &p, &n) < 0)
+            return -1;
+        break;
+    }
+    default:
+        break;
+    }
+    return 0;
+}
+
+static void health_connect(struct ep *ep)
+{
+    struct lws_client_connect_info ci;
+    struct hpoll *hp = xcalloc(1, sizeof(*hp));
+    struct lws *wsi;
+
+    hp->kind = ATT_HEALTH;
+    hp->ep = ep;
+    hp->in_connect = true;
+    ep->hp = hp;
+    memset(&ci, 0, sizeof(ci));
+    ci.context = ep->en->cx;
+    ci.vhost = ep->vh;
+    ci.address = ep->health_addr;
+    ci.port = ep->health.port;
+    ci.path = ep->health.path;
+    ci.host = ep->health_host;
+    ci.origin = ep->health_host;
+    ci.method = "GET";
+    ci.ssl_connection = ep->health.tls ? LCCSCF_USE_SSL : 0;
+    ci.alpn = "http/1.1";
+    ci.userdata = hp;
+    ci.pwsi = &hp->wsi;
+    ci.retry_and_idle_policy = &no_keepalive;
+    ci.local_protocol_name = "wsmon-health";
+    ci.protocol = "wsmon-health";
+    wsi = lws_client_connect_via_info(&ci);
+    hp->in_connect = false;
+    if (!wsi || hp->destroyed) {
+        if (ep->hp == hp)
+            health_emit(ep, 0, "connect failed");
+        free(hp);
+    }
+}
+
+static void on_health_dns(void *ud, uint64_t token, const struct dns_result *r)
+{
+    struct ep *ep = ud;
+
+    if (token != ep->health_seq || ep->en->shutting_down)
+        return;
+    if (r->cause != EVT_CAUSE_NONE) {
+        char msg[64];
+        snprintf(msg, sizeof(msg), "DNS: %.58s", r->detail);
+        health_emit(ep, 0, msg);
+        return;
+    }
+    xstrlcpy(ep->health_addr, r->addr, sizeof(ep->health_addr));
+    health_connect(ep);
+}
+
+static void on_health_timeout(uv_timer_t *t)
+{
+    struct ep *ep = t->data;
+    struct hpoll *hp = ep->hp;
+
+    ep->health_seq++; /* a late DNS answer is stale now */
+    health_emit(ep, 0, "timed out");
+    if (hp && hp->wsi && !hp->in_connect)
+        lws_set_timeout(hp->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
+}
+
+int engine_health(struct engine *en, uint32_t id)
+{
+    struct ep *ep = ep_find(en, id);
+
+    if (!ep || !ep->have_health)
+        return -EINVAL;
+    if (en->shutting_down)
+        return -ESHUTDOWN;
+    if (ep->hp || uv_is_active((uv_handle_t *)&ep->health_timer))
+        return -EBUSY;
+    uv_update_time(en->loop);
+    ep->health_t0_us = now_mono_us();
+    ep->health_seq++;
+    uv_timer_start(&ep->health_timer, on_health_timeout, (uint64_t)ep->cfg->timeout_ms, 0);
+    if (ep->health.host_is_ip) {
+        xstrlcpy(ep->health_addr, ep->health.host, sizeof(ep->health_addr));
+        health_connect(ep);
+        return 0;
+    }
+    if (dns_lookup(en->dns, ep->health.host, on_health_dns, ep, ep->health_seq) < 0)
+        health_emit(ep, 0, "resolver unavailable");
+    return 0;
+}
+
 static const struct lws_protocols protocols[] = {
     {"wsmon", ws_cb, 0, 4096, 0, NULL, 0},
+    {"wsmon-health", health_cb, 0, 1024, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
@@ -846,6 +1037,7 @@ static void lws_connect(struct conn *c)
     struct att *a = xcalloc(1, sizeof(*a));
     struct lws *wsi;
 
+    a->kind = ATT_WS;
     a->conn = c;
     a->in_connect = true;
     c->att = a;
@@ -1102,6 +1294,7 @@ int engine_add(struct engine *en, uint32_t id, const struct cfg_ep *cfg, char *e
     }
     ep = xcalloc(1, sizeof(*ep));
     ep->id = id;
+    ep->en = en;
     ep->cfg = cfg;
     ep->vh = vhost_for(en, cfg, err, errlen);
     if (!ep->vh) {
@@ -1139,6 +1332,19 @@ int engine_add(struct engine *en, uint32_t id, const struct cfg_ep *cfg, char *e
         snprintf(err, errlen, "bad --resolve '%s'", cfg->resolve);
         free(ep);
         return -EINVAL;
+    }
+    if (cfg->health) {
+        char uerr[256];
+        if (url_parse(cfg->health, true, &ep->health, uerr, sizeof(uerr)) < 0) {
+            snprintf(err, errlen, "--health: %s", uerr);
+            free(ep);
+            return -EINVAL;
+        }
+        ep->have_health = true;
+        url_host_header(&ep->health, ep->health_host, sizeof(ep->health_host));
+        uv_timer_init(en->loop, &ep->health_timer);
+        ep->health_timer.data = ep;
+        ep->health_timer_init = true;
     }
     ep->n_conns = (size_t)cfg->connections;
     ep->conns = xcalloc(ep->n_conns, sizeof(*ep->conns));
@@ -1253,6 +1459,12 @@ void engine_shutdown(struct engine *en)
     en->shutting_down = true;
     /* no events after this: orphan every attempt without reporting it */
     for (ep = en->eps; ep; ep = ep->next) {
+        if (ep->hp) {
+            ep->hp->ep = NULL;
+            ep->hp = NULL;
+        }
+        if (ep->health_timer_init)
+            uv_close((uv_handle_t *)&ep->health_timer, handle_closed);
         for (i = 0; i < ep->n_conns; i++) {
             struct conn *c = &ep->conns[i];
             if (c->att)

@@ -39,6 +39,11 @@ int engine_ping(struct engine *en, uint32_t id, uint32_t conn, int64_t pong_time
  * The attempt still ends with its single EVT_CLOSED (by = client). 0, -ENOTCONN. */
 int engine_close(struct engine *en, uint32_t id, uint32_t conn, int code, const char *reason);
 
+/* Poll the endpoint's --health URL once: GET, status line and latency, as an EVT_HEALTH
+ * (status 0 and an error when it fails; ep->timeout_ms bounds it). 0, -EBUSY while a poll
+ * runs, -EINVAL without --health. */
+int engine_health(struct engine *en, uint32_t id);
+
 /* Number of attempts running. */
 size_t engine_active(const struct engine *en);
 

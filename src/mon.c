@@ -21,6 +21,7 @@
 #define WHEEL_SLOTS 1024  /* 10 ms each: one turn is 10.24 s */
 #define WHEEL_TICK_MS 10
 #define NAME_MAX_LEN 96
+#define HEALTH_EVERY_MS 10000 /* --health poll interval */
 
 /* Per connection: reconnect state and its place on the ping wheel. */
 struct mconn {
@@ -40,6 +41,10 @@ struct mconn {
 };
 
 struct mep {
+    struct mon *mn;
+    uint32_t id;
+    uv_timer_t health;
+    bool has_health;
     struct mconn *conns;
     size_t n;
     char name[NAME_MAX_LEN];
@@ -152,6 +157,14 @@ static void start_conn(struct mconn *c)
 static void on_retry(uv_timer_t *t)
 {
     start_conn(t->data);
+}
+
+static void on_health(uv_timer_t *t)
+{
+    struct mep *me = t->data;
+
+    if (!me->mn->paused && !me->mn->stopping)
+        engine_health(me->mn->en, me->id);
 }
 
 /* Exponential backoff with +-20% jitter after a failure; the minimum after a connection
@@ -294,6 +307,13 @@ struct mon *mon_new(uv_loop_t *loop, const struct cfg *cfg, const struct mon_opt
             mon_free(mn);
             return NULL;
         }
+        me->mn = mn;
+        me->id = (uint32_t)i;
+        if (ce->health && mn->en) {
+            uv_timer_init(loop, &me->health);
+            me->health.data = me;
+            me->has_health = true;
+        }
         me->n = (size_t)ce->connections;
         me->conns = xcalloc(me->n, sizeof(*me->conns));
         for (size_t k = 0; k < me->n; k++) {
@@ -331,9 +351,12 @@ void mon_start(struct mon *mn)
     mn->wheel_t0_us = now_us();
     mn->wheel_pos = 0;
     uv_timer_start(&mn->wheel_timer, on_wheel, WHEEL_TICK_MS, WHEEL_TICK_MS);
-    for (size_t i = 0; i < mn->n_eps; i++)
+    for (size_t i = 0; i < mn->n_eps; i++) {
+        if (mn->eps[i].has_health)
+            uv_timer_start(&mn->eps[i].health, on_health, 0, HEALTH_EVERY_MS);
         for (size_t k = 0; k < mn->eps[i].n; k++)
             start_conn(&mn->eps[i].conns[k]);
+    }
 }
 
 const struct model *mon_model(const struct mon *mn)
@@ -480,6 +503,8 @@ void mon_shutdown(struct mon *mn)
     if (mn->en)
         engine_shutdown(mn->en);
     for (size_t i = 0; i < mn->n_eps; i++) {
+        if (mn->eps[i].has_health && !uv_is_closing((uv_handle_t *)&mn->eps[i].health))
+            uv_close((uv_handle_t *)&mn->eps[i].health, NULL);
         for (size_t k = 0; k < mn->eps[i].n; k++) {
             struct mconn *c = &mn->eps[i].conns[k];
             if (c->retry_init && !uv_is_closing((uv_handle_t *)&c->retry))
