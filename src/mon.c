@@ -123,13 +123,16 @@ static void on_wheel(uv_timer_t *t)
         struct mconn *c, *next;
         int slot;
 
+        int64_t slot_end_us;
+
         mn->wheel_pos++;
         slot = (int)(mn->wheel_pos % WHEEL_SLOTS);
+        slot_end_us = mn->wheel_t0_us + (int64_t)(mn->wheel_pos + 1) * WHEEL_TICK_MS * 1000;
         for (c = mn->wheel[slot]; c; c = next) {
             const struct cfg_ep *cfg = &mn->cfg->eps[c->ep];
             next = c->wnext;
-            if (c->ping_at_us > now)
-                continue; /* a later turn */
+            if (c->ping_at_us >= slot_end_us)
+                continue; /* due on a later turn of the wheel */
             wheel_remove(mn, c);
             if (!c->open || cfg->ping_ms <= 0)
                 continue;

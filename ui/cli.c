@@ -40,6 +40,8 @@ enum {
     OPT_RETAIN,
     OPT_BACKOFF_MIN,
     OPT_BACKOFF_MAX,
+    OPT_STATS,
+    OPT_QUIET,
 };
 
 static const struct option long_opts[] = {
@@ -70,13 +72,15 @@ static const struct option long_opts[] = {
     {"retain", required_argument, NULL, OPT_RETAIN},
     {"backoff-min", required_argument, NULL, OPT_BACKOFF_MIN},
     {"backoff-max", required_argument, NULL, OPT_BACKOFF_MAX},
+    {"stats", no_argument, NULL, OPT_STATS},
+    {"quiet", no_argument, NULL, 'q'},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
 };
 
-static const char short_opts[] = "c:H:vhV";
+static const char short_opts[] = "c:H:qvhV";
 
 static const struct {
     const char *name;
@@ -204,6 +208,9 @@ static void usage_monitor(FILE *f, const char *cmd)
           "                             $XDG_STATE_HOME/wsmon/history.db)\n"
           "      --no-db                do not record\n"
           "      --retain DUR           prune history older than DUR (e.g. 30d)\n"
+          "      --stats                record: at exit, print one JSON line of counters\n"
+          "                             (pings, pongs, RTT p50/p99, longest loop stall)\n"
+          "  -q, --quiet                record: no state-change log on stderr\n"
           "      --show-secrets         do not mask credentials in URLs and headers\n"
           "      --color, --no-color    force colours on or off (NO_COLOR is honoured)\n"
           "  -v, --verbose              more diagnostics on stderr\n"
@@ -401,6 +408,12 @@ int cli_parse(struct cli *c, int argc, char **argv, FILE *out, FILE *err)
                 c->backoff_min_ms = ms;
             else
                 c->backoff_max_ms = ms;
+            break;
+        case OPT_STATS:
+            c->stats = true;
+            break;
+        case 'q':
+            c->quiet = true;
             break;
         case OPT_SHOW_SECRETS:
             c->show_secrets = true;

@@ -27,6 +27,8 @@ struct cli {
     int64_t retain_s;        /* --retain, 0 = keep everything */
     int64_t backoff_min_ms;  /* --backoff-min (default 1s) */
     int64_t backoff_max_ms;  /* --backoff-max (default 60s) */
+    bool stats;              /* record --stats: one JSON line of counters at exit */
+    bool quiet;              /* record --quiet: no state-change log */
 };
 
 /* Exit codes (DESIGN section 3). */

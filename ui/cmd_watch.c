@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,8 +24,60 @@
 
 #define GRACE_MS 2000 /* how long closing politely may take at exit */
 
+/* --stats: counts and a log-linear RTT histogram (16 buckets per power of two, so a
+ * percentile is within about 4% of the true value), printed as one JSON line at exit. */
+#define STATS_SUB 16
+#define STATS_BUCKETS (32 * STATS_SUB)
+struct stats {
+    uint64_t pongs, pings, opens, closes;
+    uint64_t hist[STATS_BUCKETS];
+    int64_t t0_us;
+};
+
+static int stats_bucket(uint32_t us)
+{
+    int lg = 0;
+    uint32_t v = us;
+
+    if (us < STATS_SUB)
+        return (int)us;
+    while (v >= 2 * STATS_SUB) {
+        v >>= 1;
+        lg++;
+    }
+    return (lg + 1) * STATS_SUB + (int)(v - STATS_SUB);
+}
+
+/* lower bound of a bucket, in us */
+static double stats_value(int b)
+{
+    int lg = b / STATS_SUB - 1, sub = b % STATS_SUB;
+
+    if (b < STATS_SUB)
+        return b;
+    return (double)((STATS_SUB + sub) << lg) + ((1 << lg) - 1) / 2.0;
+}
+
+static double stats_pct(const struct stats *s, double pct)
+{
+    uint64_t want = (uint64_t)((double)s->pongs * pct / 100.0 + 0.5), seen = 0;
+
+    if (!s->pongs)
+        return -1;
+    if (want < 1)
+        want = 1;
+    for (int b = 0; b < STATS_BUCKETS; b++) {
+        seen += s->hist[b];
+        if (seen >= want)
+            return stats_value(b);
+    }
+    return -1;
+}
+
 struct run {
     struct cli *cli;
+    struct stats stats;
+    bool want_stats;
     uv_loop_t loop;
     struct mon *mn;
     uv_signal_t sigint, sigterm, sighup;
@@ -109,6 +162,46 @@ static void log_sink(void *ud, const struct evt *e, const struct model *m)
     }
 }
 
+static void stats_sink(void *ud, const struct evt *e, const struct model *m)
+{
+    struct run *r = ud;
+    int b;
+
+    (void)m;
+    switch (e->kind) {
+    case EVT_PONG:
+        b = stats_bucket(e->u.pong.rtt_us);
+        r->stats.hist[b < STATS_BUCKETS ? b : STATS_BUCKETS - 1]++;
+        r->stats.pongs++;
+        break;
+    case EVT_PING:
+        r->stats.pings++;
+        break;
+    case EVT_OPEN:
+        r->stats.opens++;
+        break;
+    case EVT_CLOSED:
+        r->stats.closes++;
+        break;
+    default:
+        break;
+    }
+}
+
+static void stats_print(struct run *r)
+{
+    const struct stats *s = &r->stats;
+    double secs = (double)((int64_t)(uv_hrtime() / 1000) - s->t0_us) / 1e6;
+
+    printf("{\"duration_s\":%.3f,\"opens\":%llu,\"closes\":%llu,\"pings\":%llu,"
+           "\"pongs\":%llu,\"rtt_us\":{\"p50\":%.1f,\"p99\":%.1f,\"max\":%.1f},"
+           "\"loop_stall_max_us\":%lld}\n",
+           secs, (unsigned long long)s->opens, (unsigned long long)s->closes,
+           (unsigned long long)s->pings, (unsigned long long)s->pongs, stats_pct(s, 50),
+           stats_pct(s, 99), stats_pct(s, 100), (long long)mon_loop_stall_us(r->mn));
+    fflush(stdout);
+}
+
 static void close_handles(struct run *r)
 {
     if (r->closed)
@@ -182,8 +275,13 @@ int cmd_record(struct cli *c)
         uv_loop_close(&r.loop);
         return CLI_EXIT_USAGE;
     }
-    mon_add_sink(r.mn, log_sink, &r);
+    if (!c->quiet)
+        mon_add_sink(r.mn, log_sink, &r);
     mon_add_sink(r.mn, on_closed_check, &r);
+    if (c->stats) {
+        mon_add_sink(r.mn, stats_sink, &r);
+        r.stats.t0_us = (int64_t)(uv_hrtime() / 1000);
+    }
     uv_timer_init(&r.loop, &r.grace);
     r.grace.data = &r;
     uv_signal_init(&r.loop, &r.sigint);
@@ -194,11 +292,14 @@ int cmd_record(struct cli *c)
     uv_signal_start(&r.sigterm, on_signal, SIGTERM);
     uv_signal_start(&r.sighup, on_signal, SIGHUP);
 
-    fprintf(stderr, "wsmon record: monitoring %zu endpoint%s\n", c->cfg.n_eps,
-            c->cfg.n_eps == 1 ? "" : "s");
+    if (!c->quiet)
+        fprintf(stderr, "wsmon record: monitoring %zu endpoint%s\n", c->cfg.n_eps,
+                c->cfg.n_eps == 1 ? "" : "s");
     mon_start(r.mn);
     uv_run(&r.loop, UV_RUN_DEFAULT);
     log_debug("longest loop stall %.3f ms", mon_loop_stall_us(r.mn) / 1000.0);
+    if (c->stats)
+        stats_print(&r);
     mon_free(r.mn);
     if (uv_loop_close(&r.loop) != 0)
         log_debug("event loop closed with handles still open");
