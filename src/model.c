@@ -160,7 +160,8 @@ static void conn_ended(struct model *m, struct model_conn *c, const struct evt *
     h->code = a->close_code;
     h->http_status = a->have_http ? a->http.status : 0;
     h->quiet = a->open_for_us >= 0 && a->msgs_in == 0 && a->msgs_out == 0 && a->pings_sent == 0;
-    memcpy(h->backend, c->backend, sizeof(h->backend));
+    if (a->remote[0]) /* else no backend served it: c->backend is the last attempt's */
+        memcpy(h->backend, c->backend, sizeof(h->backend));
 
     if ((unsigned)a->cause < EVT_CAUSE_COUNT)
         c->cause_counts[a->cause]++;
