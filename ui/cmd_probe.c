@@ -20,6 +20,7 @@
 #include "log.h"
 #include "model.h"
 #include "report.h"
+#include "store.h"
 #include "url.h"
 #include "xmem.h"
 
@@ -42,6 +43,8 @@ struct probe {
     size_t remaining;
     uv_signal_t sigint, sigterm;
     uv_timer_t done;  /* shuts down from a uv callback, never inside lws or c-ares */
+    struct store *st; /* --db */
+    uv_timer_t store_timer;
     bool interrupted;
 };
 
@@ -60,6 +63,8 @@ static void finish_all(uv_timer_t *t)
     struct probe *p = t->data;
 
     uv_close((uv_handle_t *)&p->done, NULL);
+    if (p->st)
+        uv_close((uv_handle_t *)&p->store_timer, NULL);
     engine_shutdown(p->en);
     uv_close((uv_handle_t *)&p->sigint, NULL);
     uv_close((uv_handle_t *)&p->sigterm, NULL);
@@ -116,6 +121,8 @@ static void on_evt(void *ud, const struct evt *e)
                   e->conn);
         return;
     }
+    if (p->st)
+        store_sink(p->st, e, p->m);
     pc = &p->pc[e->ep][e->conn];
     cfg = ep_cfg(p, e->ep);
     switch (e->kind) {
@@ -158,6 +165,25 @@ static void on_evt(void *ud, const struct evt *e)
     default:
         break;
     }
+}
+
+static void on_store_tick(uv_timer_t *t)
+{
+    struct probe *p = t->data;
+
+    store_tick(p->st);
+}
+
+/* Names in the history: the config section, else the URL with secrets masked. */
+static const char *probe_ep_name(const void *ctx, uint32_t ep)
+{
+    const struct probe *p = ctx;
+    const struct cfg_ep *cfg = &p->cli->cfg.eps[ep];
+    static char buf[URL_PATH_MAX + URL_HOST_MAX + 32];
+
+    if (cfg->name)
+        return cfg->name;
+    return url_mask_secrets(cfg->url, buf, sizeof(buf));
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -287,6 +313,13 @@ int cmd_probe(struct cli *c)
 
     uv_timer_init(&p.loop, &p.done);
     p.done.data = &p;
+    p.st = cmd_store_open(c, false);
+    if (p.st) {
+        cmd_store_describe(p.st, &c->cfg, probe_ep_name, &p);
+        uv_timer_init(&p.loop, &p.store_timer);
+        p.store_timer.data = &p;
+        uv_timer_start(&p.store_timer, on_store_tick, STORE_TICK_MS, STORE_TICK_MS);
+    }
     uv_signal_init(&p.loop, &p.sigint);
     uv_signal_init(&p.loop, &p.sigterm);
     p.sigint.data = p.sigterm.data = &p;
@@ -304,6 +337,8 @@ int cmd_probe(struct cli *c)
         log_debug("event loop closed with handles still open");
 
     status = print_results(&p);
+    if (p.st && store_close(p.st) < 0)
+        fprintf(stderr, "wsmon probe: warning: some history rows were not written\n");
     if (p.interrupted && status == CLI_EXIT_OK)
         status = CLI_EXIT_FAIL;
     model_free(p.m);

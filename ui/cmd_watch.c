@@ -20,6 +20,7 @@
 #include "model.h"
 #include "mon.h"
 #include "san.h"
+#include "store.h"
 #include "xmem.h"
 
 #define GRACE_MS 2000 /* how long closing politely may take at exit */
@@ -80,6 +81,8 @@ struct run {
     bool want_stats;
     uv_loop_t loop;
     struct mon *mn;
+    struct store *st;
+    uv_timer_t store_timer;
     uv_signal_t sigint, sigterm, sighup;
     uv_timer_t grace;
     bool stopping;
@@ -208,6 +211,8 @@ static void close_handles(struct run *r)
         return;
     r->closed = true;
     mon_shutdown(r->mn);
+    if (r->st)
+        uv_close((uv_handle_t *)&r->store_timer, NULL);
     uv_close((uv_handle_t *)&r->sigint, NULL);
     uv_close((uv_handle_t *)&r->sigterm, NULL);
     uv_close((uv_handle_t *)&r->sighup, NULL);
@@ -239,6 +244,59 @@ static void on_closed_check(void *ud, const struct evt *e, const struct model *m
     (void)m;
     if (r->stopping && !r->closed && e->kind == EVT_CLOSED && mon_active(r->mn) == 0)
         uv_timer_start(&r->grace, on_grace, 0, 0);
+}
+
+static void on_store_tick(uv_timer_t *t)
+{
+    struct run *r = t->data;
+
+    store_tick(r->st);
+}
+
+/* Open the history database unless --no-db; a database that cannot be used is a warning,
+ * and monitoring goes on without it (DESIGN 8). */
+struct store *cmd_store_open(const struct cli *c, bool by_default)
+{
+    char path[4096], err[512];
+    struct store *st;
+
+    if (c->no_db || (!by_default && !c->db_path))
+        return NULL;
+    if (c->db_path) {
+        xstrlcpy(path, c->db_path, sizeof(path));
+    } else if (store_default_path(path, sizeof(path)) < 0) {
+        fprintf(stderr, "wsmon: warning: no history: neither XDG_STATE_HOME nor HOME is set "
+                        "(use --db PATH or --no-db)\n");
+        return NULL;
+    }
+    st = store_open(path, 0, err, sizeof(err));
+    if (!st) {
+        fprintf(stderr, "wsmon: warning: not recording history: %s\n", err);
+        return NULL;
+    }
+    if (c->retain_s > 0)
+        store_set_retention(st, c->retain_s);
+    return st;
+}
+
+/* Describe every endpoint to the store. */
+void cmd_store_describe(struct store *st, const struct cfg *cfg,
+                        const char *(*name)(const void *ctx, uint32_t ep), const void *ctx)
+{
+    for (size_t i = 0; i < cfg->n_eps; i++) {
+        const struct cfg_ep *e = &cfg->eps[i];
+        store_set_endpoint(st, (uint32_t)i, name(ctx, (uint32_t)i), e->url, e->group,
+                           e->via == CFG_VIA_LB       ? "lb"
+                           : e->via == CFG_VIA_DIRECT ? "direct"
+                                                      : NULL);
+        store_set_policy(st, (uint32_t)i, e->expect_message, e->expect_within_ms,
+                         e->ping_ms > 0);
+    }
+}
+
+static const char *mon_name_of(const void *ctx, uint32_t ep)
+{
+    return mon_ep_name(ctx, ep);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -278,6 +336,14 @@ int cmd_record(struct cli *c)
     if (!c->quiet)
         mon_add_sink(r.mn, log_sink, &r);
     mon_add_sink(r.mn, on_closed_check, &r);
+    r.st = cmd_store_open(c, true);
+    if (r.st) {
+        cmd_store_describe(r.st, &c->cfg, mon_name_of, r.mn);
+        mon_add_sink(r.mn, store_sink, r.st);
+        uv_timer_init(&r.loop, &r.store_timer);
+        r.store_timer.data = &r;
+        uv_timer_start(&r.store_timer, on_store_tick, STORE_TICK_MS, STORE_TICK_MS);
+    }
     if (c->stats) {
         mon_add_sink(r.mn, stats_sink, &r);
         r.stats.t0_us = (int64_t)(uv_hrtime() / 1000);
@@ -300,6 +366,8 @@ int cmd_record(struct cli *c)
     log_debug("longest loop stall %.3f ms", mon_loop_stall_us(r.mn) / 1000.0);
     if (c->stats)
         stats_print(&r);
+    if (r.st && store_close(r.st) < 0)
+        r.status = CLI_EXIT_FAIL;
     mon_free(r.mn);
     if (uv_loop_close(&r.loop) != 0)
         log_debug("event loop closed with handles still open");
