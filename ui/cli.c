@@ -284,6 +284,8 @@ int cli_parse(struct cli *c, int argc, char **argv, FILE *out, FILE *err)
     const char *cmd_name = "wsmon";
 
     memset(c, 0, sizeof(*c));
+    c->argc = argc;
+    c->argv = argv;
     cfg_init(&c->cfg);
     c->cmd = CLI_WATCH;
     c->pings = 3;

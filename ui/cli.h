@@ -29,6 +29,8 @@ struct cli {
     int64_t backoff_max_ms;  /* --backoff-max (default 60s) */
     bool stats;              /* record --stats: one JSON line of counters at exit */
     bool quiet;              /* record --quiet: no state-change log */
+    int argc;                /* as given to cli_parse (record re-reads them on SIGHUP) */
+    char **argv;
 };
 
 /* Exit codes (DESIGN section 3). */

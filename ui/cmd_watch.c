@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <uv.h>
 
@@ -87,6 +88,7 @@ struct run {
     uv_timer_t grace;
     bool stopping;
     bool closed;
+    bool reload; /* SIGHUP with a good configuration: start again once stopped */
     int status;
 };
 
@@ -304,7 +306,19 @@ static void on_signal(uv_signal_t *s, int signum)
     struct run *r = s->data;
 
     if (signum == SIGHUP) {
-        log_warn("SIGHUP: reloading the configuration is not supported yet; going on");
+        /* check the configuration first: a bad one is reported and the old one kept */
+        struct cli tmp;
+        int rc = cli_parse(&tmp, r->cli->argc, r->cli->argv, stderr, stderr);
+
+        cli_fini(&tmp);
+        if (rc != -1 || r->stopping) {
+            fprintf(stderr, "wsmon record: SIGHUP: the configuration has errors; keeping the "
+                            "running one\n");
+            return;
+        }
+        fprintf(stderr, "wsmon record: SIGHUP: reloading the configuration\n");
+        r->reload = true;
+        stop(r);
         return;
     }
     if (r->stopping) /* a second signal: stop at once */
@@ -369,6 +383,15 @@ int cmd_record(struct cli *c)
     if (r.st && store_close(r.st) < 0)
         r.status = CLI_EXIT_FAIL;
     mon_free(r.mn);
+    if (r.reload) {
+        /* everything is flushed and closed: run again with the same arguments, which read
+         * the configuration file anew (same pid, so systemd's ExecReload works) */
+        uv_loop_close(&r.loop);
+        fflush(NULL);
+        execv("/proc/self/exe", c->argv);
+        fprintf(stderr, "wsmon record: cannot restart: %s\n", strerror(errno));
+        return CLI_EXIT_FAIL;
+    }
     if (uv_loop_close(&r.loop) != 0)
         log_debug("event loop closed with handles still open");
     return r.status;
