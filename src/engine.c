@@ -308,7 +308,8 @@ static void conn_end(struct conn *c, const struct end_info *ei, bool kill)
         struct lws *wsi = a->wsi;
         a->conn = NULL;
         if (kill && wsi && !a->in_connect) {
-            if (c->closing_by_us || c->kill_after_close)
+            /* a close frame only on an open WebSocket (lws asserts the role) */
+            if (c->opened && (c->closing_by_us || c->kill_after_close))
                 lws_close_reason(wsi, (enum lws_close_status)c->our_code,
                                  (unsigned char *)c->our_reason, strlen(c->our_reason));
             lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);

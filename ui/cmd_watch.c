@@ -193,17 +193,30 @@ static void stats_sink(void *ud, const struct evt *e, const struct model *m)
     }
 }
 
+/* a percentile as JSON: null without samples */
+static const char *pct_json(const struct stats *s, double pct, char *buf, size_t len)
+{
+    double v = stats_pct(s, pct);
+
+    if (v < 0)
+        return "null";
+    snprintf(buf, len, "%.1f", v);
+    return buf;
+}
+
 static void stats_print(struct run *r)
 {
     const struct stats *s = &r->stats;
     double secs = (double)((int64_t)(uv_hrtime() / 1000) - s->t0_us) / 1e6;
+    char b50[32], b99[32], bmax[32];
 
     printf("{\"duration_s\":%.3f,\"opens\":%llu,\"closes\":%llu,\"pings\":%llu,"
-           "\"pongs\":%llu,\"rtt_us\":{\"p50\":%.1f,\"p99\":%.1f,\"max\":%.1f},"
+           "\"pongs\":%llu,\"rtt_us\":{\"p50\":%s,\"p99\":%s,\"max\":%s},"
            "\"loop_stall_max_us\":%lld}\n",
            secs, (unsigned long long)s->opens, (unsigned long long)s->closes,
-           (unsigned long long)s->pings, (unsigned long long)s->pongs, stats_pct(s, 50),
-           stats_pct(s, 99), stats_pct(s, 100), (long long)mon_loop_stall_us(r->mn));
+           (unsigned long long)s->pings, (unsigned long long)s->pongs,
+           pct_json(s, 50, b50, sizeof(b50)), pct_json(s, 99, b99, sizeof(b99)),
+           pct_json(s, 100, bmax, sizeof(bmax)), (long long)mon_loop_stall_us(r->mn));
     fflush(stdout);
 }
 
@@ -236,7 +249,8 @@ static void stop(struct run *r)
         return;
     r->stopping = true;
     mon_close_all(r->mn, 1001, "wsmon stopping");
-    uv_timer_start(&r->grace, on_grace, GRACE_MS, 0);
+    /* nothing open (all waiting to retry): no need to wait */
+    uv_timer_start(&r->grace, on_grace, mon_active(r->mn) ? GRACE_MS : 0, 0);
 }
 
 static void on_closed_check(void *ud, const struct evt *e, const struct model *m)
