@@ -2470,9 +2470,9 @@ static const char *const help_keys[][2] = {
 size_t vm_help(const struct vm *v, int width, struct vm_line *out, size_t max)
 {
     static const char *const states[] = {
-        "readyState as a browser shows it: CONNECTING 0, OPEN 1, CLOSING 2, CLOSED 3.",
-        "CLASS is the diagnosis of the last attempt (wsmon(1) lists the classes);",
-        "FOR is the time in the current state; RTT ms is last/median; CLOSE the last code.",
+        "STATE: the browser's readyState: CONNECTING 0, OPEN 1, CLOSING 2, CLOSED 3",
+        "CLASS: the diagnosis of the last attempt (wsmon(1) lists the classes)",
+        "FOR: time in the state; RTT ms: last/median; CLOSE: the last close code",
     };
     size_t n = 0;
     struct lb b;
