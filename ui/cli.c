@@ -228,11 +228,12 @@ static void usage_main(FILE *f)
           "\n"
           "Commands:\n"
           "  probe    one-shot check for scripts and deploy gates\n"
-          "  watch    live dashboard (the default command; not in this version yet)\n"
-          "  record   headless recorder (not in this version yet)\n"
-          "  history  query recorded history (not in this version yet)\n"
-          "  serve    diagnostic WebSocket server (not in this version yet)\n"
-          "  demo     serve on loopback and watch its fault paths (not in this version yet)\n"
+          "  watch    live dashboard (the default command)\n"
+          "  record   headless: monitor and record, no terminal UI\n"
+          "  history  query recorded history: table, CSV or JSON\n"
+          "  mark     add a marker note to the history (\"deploy started\")\n"
+          "  serve    diagnostic WebSocket server with fault paths\n"
+          "  demo     serve on loopback and watch its fault paths\n"
           "\n"
           "'wsmon COMMAND --help' shows a command's options; 'man wsmon' has the details.\n",
           f);
@@ -315,6 +316,15 @@ int cli_parse(struct cli *c, int argc, char **argv, FILE *out, FILE *err)
                 usage_probe(out);
             else if ((c->cmd == CLI_WATCH && first == 2) || c->cmd == CLI_RECORD)
                 usage_monitor(out, cmd_name);
+            else if (c->cmd == CLI_DEMO)
+                fputs("Usage: wsmon demo [--no-color] [--color]\n"
+                      "Starts 'wsmon serve' in-process on a free loopback port and watches a set\n"
+                      "of its paths that show every state within a minute: healthy (with a\n"
+                      "health check), a stream, a connection dropped every 20 s, an idle timeout\n"
+                      "of 15 s, a 502 rejection, a close with 1011, and a via=lb / via=direct pair\n"
+                      "in one group where only the load balancer path fails. No network and no\n"
+                      "configuration needed; nothing is recorded. Keys as in 'wsmon watch'.\n",
+                      out);
             else
                 usage_main(out);
             return CLI_EXIT_OK;
@@ -327,7 +337,7 @@ int cli_parse(struct cli *c, int argc, char **argv, FILE *out, FILE *err)
             c->config_path = optarg;
     }
 
-    if (c->cmd != CLI_PROBE && c->cmd != CLI_RECORD) {
+    if (c->cmd == CLI_HISTORY || c->cmd == CLI_SERVE) {
         fprintf(err,
                 "wsmon: '%s' is not available in this version yet; 'wsmon probe URL...' is.\n"
                 "Try 'wsmon --help'.\n",
@@ -447,9 +457,16 @@ int cli_parse(struct cli *c, int argc, char **argv, FILE *out, FILE *err)
             return CLI_EXIT_USAGE;
         }
     }
+    if (c->cmd == CLI_DEMO) {
+        if (c->cfg.n_eps || c->config_path) {
+            fprintf(err, "wsmon demo: the demo brings its own endpoints; use 'wsmon watch URL...'\n");
+            return CLI_EXIT_USAGE;
+        }
+        return -1;
+    }
     if (c->cfg.n_eps == 0) {
         fprintf(err, "wsmon %s: no endpoint: give a URL or a config file with endpoints\n"
-                     "Try 'wsmon %s --help'.\n",
+                     "Try 'wsmon %s --help', or 'wsmon demo' for a tour.\n",
                 cmd_name, cmd_name);
         return CLI_EXIT_USAGE;
     }

@@ -10,6 +10,8 @@ struct cli;
 
 int cmd_probe(struct cli *c);
 int cmd_record(struct cli *c);
+int cmd_watch(struct cli *c);
+int cmd_demo(struct cli *c);
 
 struct store;
 struct cfg;

@@ -21,7 +21,9 @@
 #include "model.h"
 #include "mon.h"
 #include "san.h"
+#include "serve.h"
 #include "store.h"
+#include "tui.h"
 #include "xmem.h"
 
 #define GRACE_MS 2000 /* how long closing politely may take at exit */
@@ -84,6 +86,8 @@ struct run {
     struct mon *mn;
     struct store *st;
     uv_timer_t store_timer;
+    struct tui *tui;
+    struct serve *srv; /* demo */
     uv_signal_t sigint, sigterm, sighup;
     uv_timer_t grace;
     bool stopping;
@@ -226,6 +230,8 @@ static void close_handles(struct run *r)
         return;
     r->closed = true;
     mon_shutdown(r->mn);
+    if (r->srv)
+        serve_shutdown(r->srv);
     if (r->st)
         uv_close((uv_handle_t *)&r->store_timer, NULL);
     uv_close((uv_handle_t *)&r->sigint, NULL);
@@ -245,6 +251,8 @@ static void on_grace(uv_timer_t *t)
 
 static void stop(struct run *r)
 {
+    if (r->tui)
+        tui_quit(r->tui); /* idempotent: the screen ends first */
     if (r->stopping)
         return;
     r->stopping = true;
@@ -335,14 +343,91 @@ static void on_signal(uv_signal_t *s, int signum)
         stop(r);
         return;
     }
+    if (r->tui && !r->stopping) {
+        tui_quit(r->tui); /* ends the screen, then on_quit stops */
+        return;
+    }
     if (r->stopping) /* a second signal: stop at once */
         close_handles(r);
     else
         stop(r);
 }
 
-int cmd_record(struct cli *c)
+/* ---- the dashboard (watch, demo) ------------------------------------------------------ */
+
+static void on_tui_quit(void *ud)
 {
+    stop(ud);
+}
+
+/* warnings go to the footer while curses owns the terminal */
+static void log_to_banner(enum log_level lvl, const char *msg, void *ud)
+{
+    struct run *r = ud;
+    char line[300];
+
+    (void)lvl;
+    if (!r->tui)
+        return;
+    snprintf(line, sizeof(line), "%s", msg);
+    tui_banner(r->tui, line);
+}
+
+static void on_serve_log(void *ud, const char *line)
+{
+    (void)ud;
+    log_debug("serve: %s", line);
+}
+
+/* The demo's endpoints, on the in-process server: every state within a minute. */
+static int demo_cfg(struct cfg *cfg, const char *base, char *err, size_t errlen)
+{
+    static const struct {
+        const char *name, *path, *ping, *group, *via, *expect;
+    } eps[] = {
+        {"healthy", "/echo", "1s", NULL, NULL, "test"},
+        {"stream", "/stream?every=50&size=320", "2s", NULL, NULL, NULL},
+        {"drops-20s", "/drop?after=20000", "2s", NULL, NULL, NULL},
+        {"idle-15s", "/idle/15", "0", NULL, NULL, NULL},
+        {"reject-502", "/reject/502", "2s", NULL, NULL, NULL},
+        {"crash-1011", "/close/1011?after=8000&reason=worker%20crashed", "2s", NULL, NULL, NULL},
+        {"alb", "/reject/200", "2s", "demo", "lb", NULL},
+        {"ec2-direct", "/echo", "2s", "demo", "direct", NULL},
+    };
+    char url[512];
+
+    for (size_t i = 0; i < sizeof(eps) / sizeof(eps[0]); i++) {
+        struct cfg_ep *e;
+
+        snprintf(url, sizeof(url), "%s%s", base, eps[i].path);
+        if (cfg_add_url(cfg, url, err, errlen) < 0)
+            return -EINVAL;
+        e = &cfg->eps[cfg->n_eps - 1];
+        e->name = xstrdup(eps[i].name);
+        if (cfg_ep_set(e, "ping", eps[i].ping, err, errlen) < 0 ||
+            (eps[i].group && cfg_ep_set(e, "group", eps[i].group, err, errlen) < 0) ||
+            (eps[i].via && cfg_ep_set(e, "via", eps[i].via, err, errlen) < 0) ||
+            (eps[i].expect && cfg_ep_set(e, "expect_message", eps[i].expect, err, errlen) < 0))
+            return -EINVAL;
+        if (i == 0) {
+            /* ws://ADDR:PORT -> http://ADDR:PORT/health */
+            snprintf(url, sizeof(url), "http://%s/health", strstr(base, "://") + 3);
+            if (cfg_ep_set(e, "health", url, err, errlen) < 0)
+                return -EINVAL;
+        }
+    }
+    for (size_t i = 0; i < cfg->n_eps; i++)
+        if (cfg_ep_finish(&cfg->eps[i], &cfg->defaults, err, errlen) < 0)
+            return -EINVAL;
+    return 0;
+}
+
+enum mode { MODE_RECORD, MODE_WATCH, MODE_DEMO };
+
+static int run_monitor(struct cli *c, enum mode mode)
+{
+    static const char *const names[] = {"record", "watch", "demo"};
+    const char *name = names[mode];
     struct run r;
     struct mon_opts o = {.backoff_min_ms = c->backoff_min_ms,
                          .backoff_max_ms = c->backoff_max_ms};
@@ -355,16 +440,55 @@ int cmd_record(struct cli *c)
         return CLI_EXIT_FAIL;
     }
     signal(SIGPIPE, SIG_IGN);
+    if (mode == MODE_DEMO) {
+        struct serve_opts so = {.addr = "127.0.0.1", .port = 0, .log = on_serve_log};
+        r.srv = serve_new(&r.loop, &so, err, sizeof(err));
+        if (!r.srv) {
+            fprintf(stderr, "wsmon demo: cannot start the demo server: %s\n", err);
+            uv_loop_close(&r.loop);
+            return CLI_EXIT_FAIL;
+        }
+        if (demo_cfg(&c->cfg, serve_url(r.srv), err, sizeof(err)) < 0) {
+            fprintf(stderr, "wsmon demo: %s\n", err);
+            return CLI_EXIT_FAIL;
+        }
+    }
     r.mn = mon_new(&r.loop, &c->cfg, &o, err, sizeof(err));
     if (!r.mn) {
-        fprintf(stderr, "wsmon record: %s\n", err);
+        fprintf(stderr, "wsmon %s: %s\n", name, err);
+        if (r.srv) {
+            serve_shutdown(r.srv);
+            uv_run(&r.loop, UV_RUN_DEFAULT);
+            serve_free(r.srv);
+        }
         uv_loop_close(&r.loop);
         return CLI_EXIT_USAGE;
     }
-    if (!c->quiet)
+    if (mode == MODE_RECORD && !c->quiet)
         mon_add_sink(r.mn, log_sink, &r);
     mon_add_sink(r.mn, on_closed_check, &r);
-    r.st = cmd_store_open(c, true);
+    if (mode != MODE_RECORD) {
+        struct tui_opts to = {.color = c->color,
+                              .ascii = -1,
+                              .show_secrets = c->show_secrets,
+                              .no_signals = true,
+                              .on_quit = on_tui_quit,
+                              .ud = &r};
+        r.tui = tui_new(&r.loop, r.mn, &to, err, sizeof(err));
+        if (!r.tui) {
+            fprintf(stderr, "wsmon %s: %s\n", name, err);
+            mon_shutdown(r.mn);
+            if (r.srv)
+                serve_shutdown(r.srv);
+            uv_run(&r.loop, UV_RUN_DEFAULT);
+            mon_free(r.mn);
+            serve_free(r.srv);
+            uv_loop_close(&r.loop);
+            return CLI_EXIT_USAGE;
+        }
+        log_set_sink(log_to_banner, &r);
+    }
+    r.st = mode == MODE_DEMO ? NULL : cmd_store_open(c, true);
     if (r.st) {
         cmd_store_describe(r.st, &c->cfg, mon_name_of, r.mn);
         mon_add_sink(r.mn, store_sink, r.st);
@@ -386,27 +510,45 @@ int cmd_record(struct cli *c)
     uv_signal_start(&r.sigterm, on_signal, SIGTERM);
     uv_signal_start(&r.sighup, on_signal, SIGHUP);
 
-    if (!c->quiet)
+    if (mode == MODE_RECORD && !c->quiet)
         fprintf(stderr, "wsmon record: monitoring %zu endpoint%s\n", c->cfg.n_eps,
                 c->cfg.n_eps == 1 ? "" : "s");
     mon_start(r.mn);
     uv_run(&r.loop, UV_RUN_DEFAULT);
+    log_set_sink(NULL, NULL);
     log_debug("longest loop stall %.3f ms", mon_loop_stall_us(r.mn) / 1000.0);
     if (c->stats)
         stats_print(&r);
     if (r.st && store_close(r.st) < 0)
         r.status = CLI_EXIT_FAIL;
+    tui_free(r.tui);
     mon_free(r.mn);
+    serve_free(r.srv);
     if (r.reload) {
         /* everything is flushed and closed: run again with the same arguments, which read
          * the configuration file anew (same pid, so systemd's ExecReload works) */
         uv_loop_close(&r.loop);
         fflush(NULL);
         execv("/proc/self/exe", c->argv);
-        fprintf(stderr, "wsmon record: cannot restart: %s\n", strerror(errno));
+        fprintf(stderr, "wsmon %s: cannot restart: %s\n", name, strerror(errno));
         return CLI_EXIT_FAIL;
     }
     if (uv_loop_close(&r.loop) != 0)
         log_debug("event loop closed with handles still open");
     return r.status;
+}
+
+int cmd_record(struct cli *c)
+{
+    return run_monitor(c, MODE_RECORD);
+}
+
+int cmd_watch(struct cli *c)
+{
+    return run_monitor(c, MODE_WATCH);
+}
+
+int cmd_demo(struct cli *c)
+{
+    return run_monitor(c, MODE_DEMO);
 }

@@ -25,6 +25,12 @@ int main(int argc, char **argv)
         case CLI_RECORD:
             rc = cmd_record(&c);
             break;
+        case CLI_WATCH:
+            rc = cmd_watch(&c);
+            break;
+        case CLI_DEMO:
+            rc = cmd_demo(&c);
+            break;
         default:
             rc = CLI_EXIT_USAGE;
             break;
