@@ -651,6 +651,34 @@ static void ep_sum(const struct model_ep *e, struct epsum *s)
         s->rank = 1;
 }
 
+/* The connections of an endpoint, as the verdicts over several attempts take them. */
+#define MULTI_CONNS 256
+
+static size_t ep_conns(const struct model_ep *e, const struct model_conn **out)
+{
+    size_t n = e->n_conns < MULTI_CONNS ? e->n_conns : MULTI_CONNS;
+
+    for (size_t i = 0; i < n; i++)
+        out[i] = &e->conns[i];
+    return n;
+}
+
+/* Whether an open duration belongs to the endpoint's idle-timeout cluster (diag_idle_timeout
+ * found one, and this duration is within its tolerance). */
+static bool in_idle_cluster(const struct model_ep *e, int64_t open_us)
+{
+    const struct model_conn *cs[MULTI_CONNS];
+    double cut_s = diag_idle_timeout(cs, ep_conns(e, cs), NULL);
+    int64_t cut, tol;
+
+    if (cut_s < 0 || open_us < 0)
+        return false;
+    cut = (int64_t)(cut_s * 1e6);
+    tol = cut * DIAG_IDLE_TOL_PCT / 100 > DIAG_IDLE_TOL_US ? cut * DIAG_IDLE_TOL_PCT / 100
+                                                           : DIAG_IDLE_TOL_US;
+    return open_us >= cut - tol && open_us <= cut + tol;
+}
+
 /* The verdict shown for a connection now. A new attempt that has not opened yet after a
  * failure keeps showing that failure's class (prev true). */
 static void conn_verdict(const struct vm_in *in, uint32_t ep, const struct model_conn *c,
@@ -670,6 +698,14 @@ static void conn_verdict(const struct vm_in *in, uint32_t ep, const struct model
             v->ok = false;
             *prev = true;
         }
+    }
+    /* a close that belongs to the endpoint's idle-timeout cluster is named so */
+    if ((v->cls == DIAG_ABNORMAL_CLOSE || v->cls == DIAG_CLOSED_BY_SERVER) && ep < in->m->n_eps) {
+        const struct model_end *e = model_end_get(c, 0);
+        int64_t open_us = a->ended ? a->open_for_us : e ? e->open_for_us : -1;
+
+        if (in_idle_cluster(&in->m->eps[ep], open_us))
+            v->cls = DIAG_IDLE_TIMEOUT;
     }
 }
 
@@ -1510,7 +1546,11 @@ static void log_line(const struct vm *v, const struct vm_in *in, const struct mo
         enum diag_class cls = brief_class(1, e->cause, e->by, e->reached, e->code, e->http_status,
                                           e->reached >= EVT_PH_OPEN ? e->dur_us : -1);
         const char *cn = diag_class_name(cls);
-        bool idle = cls == DIAG_ABNORMAL_CLOSE && near_idle_timeout(e->dur_us);
+        bool opened = e->reached >= EVT_PH_OPEN;
+        bool cluster = opened && (cls == DIAG_ABNORMAL_CLOSE || cls == DIAG_CLOSED_BY_SERVER) &&
+                       in->m && e->ep < in->m->n_eps &&
+                       in_idle_cluster(&in->m->eps[e->ep], e->dur_us);
+        bool idle = !cluster && cls == DIAG_ABNORMAL_CLOSE && near_idle_timeout(e->dur_us);
 
         by = evt_by_name(e->by);
         lb_addf(&b, cls == DIAG_HEALTHY ? VM_DIM : VM_BAD, "CLOSED %d", e->code);
@@ -1519,7 +1559,9 @@ static void log_line(const struct vm *v, const struct vm_in *in, const struct mo
         lb_addf(&b, VM_NORMAL, " after %s", d);
         if (e->text[0])
             lb_addf(&b, VM_NORMAL, " '%s'", san(e->text, text, sizeof(text)));
-        if (idle)
+        if (cluster)
+            lb_add(&b, VM_WARN, " (idle-timeout)");
+        else if (idle)
             lb_add(&b, VM_WARN, " (idle-timeout?)");
         else if (cls != DIAG_HEALTHY)
             lb_addf(&b, VM_WARN, " (%s)", cn);
@@ -2192,117 +2234,160 @@ static void detail_lifetime(struct dl *d, const struct model_ep *e, int conn)
             fmt_bytes(bi, s1, sizeof(s1)), mo, fmt_bytes(bo, s2, sizeof(s2)));
 }
 
-/* Per-backend breakdown from the ended-attempt rings. */
+/* Per-backend breakdown (diag_backends), when more than one backend served. */
 static void detail_backends(struct dl *d, const struct model_ep *e)
 {
-    struct {
-        char name[MODEL_BACKEND_MAX];
-        uint32_t ended, failed;
-        int last_code;
-        enum diag_class last_cls;
-    } be[8];
-    size_t n = 0;
+    const struct model_conn *cs[MULTI_CONNS];
+    struct diag_backend bk[DIAG_BACKENDS_MAX];
+    size_t n = diag_backends(cs, ep_conns(e, cs), bk, DIAG_BACKENDS_MAX, NULL);
     struct lb b;
     char s[VM_LINE_MAX];
 
-    memset(be, 0, sizeof(be));
-    for (size_t k = 0; k < e->n_conns; k++) {
-        const struct model_conn *c = &e->conns[k];
-
-        for (uint32_t i = 0; i < MODEL_HIST; i++) {
-            const struct model_end *h = model_end_get(c, i);
-            size_t j;
-            enum diag_class cls;
-
-            if (!h)
-                break;
-            if (!h->backend[0])
-                continue;
-            for (j = 0; j < n; j++)
-                if (!strcmp(be[j].name, h->backend))
-                    break;
-            if (j == n) {
-                if (n == sizeof(be) / sizeof(be[0]))
-                    continue;
-                snprintf(be[n++].name, sizeof(be[0].name), "%s", h->backend);
-                be[j].last_cls = DIAG_HEALTHY;
-            }
-            be[j].ended++;
-            cls = end_class(h);
-            if (cls != DIAG_HEALTHY) {
-                be[j].failed++;
-                if (!be[j].last_code) {
-                    be[j].last_code = h->code;
-                    be[j].last_cls = cls;
-                }
-            }
-        }
-    }
     if (n == 0)
         return;
     dl_title(d, "Backends (recent attempts)");
     for (size_t i = 0; i < n; i++) {
         dl_next(d, &b);
         lb_add(&b, VM_NORMAL, "  ");
-        lb_add(&b, VM_NORMAL, san(be[i].name, s, sizeof(s)));
+        lb_add(&b, VM_NORMAL, san(bk[i].backend, s, sizeof(s)));
         lb_at(&b, 2 + 24);
-        lb_addf(&b, VM_NORMAL, " ended %" PRIu32 ", ", be[i].ended);
-        lb_addf(&b, be[i].failed ? VM_BAD : VM_OK, "failed %" PRIu32, be[i].failed);
-        if (be[i].failed)
-            lb_addf(&b, VM_DIM, " (last %d %s)", be[i].last_code, diag_class_name(be[i].last_cls));
+        lb_addf(&b, VM_NORMAL, " %" PRIu32 " attempt%s, ", bk[i].attempts,
+                bk[i].attempts == 1 ? "" : "s");
+        lb_addf(&b, bk[i].failures ? VM_BAD : VM_OK, "%" PRIu32 " failed", bk[i].failures);
+        if (bk[i].failures)
+            lb_addf(&b, VM_DIM, " (last %s%s)", diag_class_name(bk[i].last_class),
+                    bk[i].mixed ? ", mixed" : "");
     }
 }
 
-/* The group partners: every other endpoint of the same group, side by side. */
-static void detail_group(struct dl *d, const struct vm_in *in, uint32_t ep)
+/* The members of ep's group with their verdicts now; returns how many (ep's group only). */
+#define GROUP_MAX 16
+
+static size_t group_members(const struct vm_in *in, uint32_t ep, struct diag_group_member *gm,
+                            struct diag_verdict *gv, uint32_t *ids)
 {
     const struct cfg_ep *ce = ep_cfg(in, ep);
-    struct lb b;
-    char name[VM_CELL_MAX], s[VM_LINE_MAX];
-    int shown = 0;
+    size_t n = 0;
 
     if (!ce || !ce->group)
-        return;
-    snprintf(s, sizeof(s), "Group %s", ce->group);
-    dl_title(d, san(s, name, sizeof(name)));
-    for (size_t i = 0; i < in->cfg->n_eps && i < in->m->n_eps && shown < 8; i++) {
+        return 0;
+    for (size_t i = 0; i < in->cfg->n_eps && i < in->m->n_eps && n < GROUP_MAX; i++) {
         const struct cfg_ep *o = &in->cfg->eps[i];
         const struct model_ep *me = &in->m->eps[i];
-        struct epsum sum;
-        struct diag_verdict dv;
-        bool prev;
         const struct model_conn *c;
-        int state;
+        struct epsum sum;
+        bool prev;
 
         if (!o->group || strcmp(o->group, ce->group))
             continue;
         ep_sum(me, &sum);
         c = &me->conns[sum.rep];
-        state = conn_state(c);
-        conn_verdict(in, (uint32_t)i, c, &dv, &prev);
+        conn_verdict(in, (uint32_t)i, c, &gv[n], &prev);
+        gm[n].name = ep_raw_name(in, (uint32_t)i);
+        gm[n].via = o->via;
+        gm[n].v = c->cur.seq ? &gv[n] : NULL;
+        gm[n].http_status = c->cur.have_http ? c->cur.http.status : 0;
+        ids[n++] = (uint32_t)i;
+    }
+    return n;
+}
+
+/* The group partners side by side (every endpoint of the same group), then diag_group's
+ * comparison of the lb and direct paths. */
+static void detail_group(struct dl *d, const struct vm_in *in, uint32_t ep)
+{
+    const struct cfg_ep *ce = ep_cfg(in, ep);
+    struct diag_group_member gm[GROUP_MAX];
+    struct diag_verdict gv[GROUP_MAX], cmp;
+    uint32_t ids[GROUP_MAX];
+    size_t n = group_members(in, ep, gm, gv, ids);
+    struct lb b;
+    char name[VM_CELL_MAX], s[VM_LINE_MAX];
+
+    if (n == 0)
+        return;
+    snprintf(s, sizeof(s), "Group %s", ce->group);
+    dl_title(d, san(s, name, sizeof(name)));
+    for (size_t k = 0; k < n; k++) {
+        uint32_t i = ids[k];
+        const struct model_ep *me = &in->m->eps[i];
+        struct epsum sum;
+        int state;
+
+        ep_sum(me, &sum);
+        state = conn_state(&me->conns[sum.rep]);
         dl_next(d, &b);
         lb_add(&b, i == ep ? VM_HEAD : VM_NORMAL, i == ep ? "> " : "  ");
-        lb_add(&b, i == ep ? VM_HEAD : VM_NORMAL, ep_name(in, (uint32_t)i, name, sizeof(name)));
+        lb_add(&b, i == ep ? VM_HEAD : VM_NORMAL, ep_name(in, i, name, sizeof(name)));
         lb_at(&b, 20);
         lb_addf(&b, VM_DIM, " via %-7s",
-                o->via == CFG_VIA_LB       ? "lb"
-                : o->via == CFG_VIA_DIRECT ? "direct"
-                                           : "-");
-        lb_add(&b, state_style(state, !dv.ok && dv.cls != DIAG_HEALTHY), vm_state_name(state));
+                gm[k].via == CFG_VIA_LB       ? "lb"
+                : gm[k].via == CFG_VIA_DIRECT ? "direct"
+                                              : "-");
+        lb_add(&b, state_style(state, !gv[k].ok && gv[k].cls != DIAG_HEALTHY),
+               vm_state_name(state));
         lb_at(&b, 44);
-        lb_add(&b, dv.ok ? VM_OK : VM_BAD, diag_class_name(dv.cls));
-        shown++;
+        lb_add(&b, gv[k].ok ? VM_OK : VM_BAD, diag_class_name(gv[k].cls));
+    }
+    diag_group(gm, n, &cmp);
+    if (cmp.verdict[0]) {
+        dl_wrap(d, "  compare", VM_DIM, cmp.ok ? VM_OK : VM_BAD, san(cmp.verdict, s, sizeof(s)));
+        if (!cmp.ok && cmp.hint[0])
+            dl_wrap(d, "  hint", VM_DIM, VM_NORMAL, san(cmp.hint, s, sizeof(s)));
     }
 }
 
-/* HOOK: the verdicts over several attempts (idle timeout, flapping, per backend, group) go
- * here, one line each, once src/diag.h has them. Returns the lines added. */
+static void multi_line(struct dl *d, const char *what, const char *cls,
+                       const struct diag_verdict *v)
+{
+    struct lb b;
+    char s[VM_LINE_MAX];
+
+    dl_label(d, &b, "Pattern");
+    lb_add(&b, VM_BAD, what);
+    if (cls) {
+        lb_add(&b, VM_DIM, " (");
+        lb_add(&b, VM_DIM, cls);
+        lb_add(&b, VM_DIM, ")");
+    }
+    dl_wrap(d, NULL, VM_DIM, VM_NORMAL, san(v->verdict, s, sizeof(s)));
+    if (v->hint[0])
+        dl_wrap(d, "Hint", VM_DIM, VM_NORMAL, san(v->hint, s, sizeof(s)));
+}
+
+/* The verdicts over several attempts, each a "Pattern" line when it found something: idle
+ * timeout, flapping, one bad backend among several, the lb/direct comparison of the group.
+ * Returns the lines added. */
 static size_t detail_multi_verdict(struct dl *d, const struct vm_in *in, uint32_t ep)
 {
-    (void)d;
-    (void)in;
-    (void)ep;
-    return 0;
+    const struct model_ep *e = &in->m->eps[ep];
+    const struct model_conn *cs[MULTI_CONNS];
+    size_t n = ep_conns(e, cs), before = d->n;
+    struct diag_verdict v;
+
+    if (diag_idle_timeout(cs, n, &v) >= 0 && !v.ok)
+        multi_line(d, diag_class_name(v.cls), NULL, &v);
+    if (diag_flapping(cs, n, &v))
+        multi_line(d, "flapping", diag_class_name(v.cls), &v);
+    {
+        struct diag_backend bk[DIAG_BACKENDS_MAX];
+
+        if (diag_backends(cs, n, bk, DIAG_BACKENDS_MAX, &v) > 1 && !v.ok)
+            multi_line(d, "backends", diag_class_name(v.cls), &v);
+    }
+    {
+        struct diag_group_member gm[GROUP_MAX];
+        struct diag_verdict gv[GROUP_MAX];
+        uint32_t ids[GROUP_MAX];
+        size_t gn = group_members(in, ep, gm, gv, ids);
+
+        if (gn > 1) {
+            diag_group(gm, gn, &v);
+            if (!v.ok && v.cls != DIAG_HEALTHY)
+                multi_line(d, "group", diag_class_name(v.cls), &v);
+        }
+    }
+    return d->n - before;
 }
 
 size_t vm_detail(struct vm *v, const struct vm_in *in, int width, struct vm_line *out, size_t max)

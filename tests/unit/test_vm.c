@@ -133,6 +133,16 @@ static void ev_dns(struct world *w, uint32_t ep, uint32_t conn, uint32_t att, in
     put(w, &e);
 }
 
+static void ev_tcp_to(struct world *w, uint32_t ep, uint32_t conn, uint32_t att, int64_t t,
+                      const char *remote)
+{
+    struct evt e = mk(EVT_TCP, ep, conn, att, t);
+
+    snprintf(e.u.tcp.remote, sizeof(e.u.tcp.remote), "%s", remote);
+    snprintf(e.u.tcp.local, sizeof(e.u.tcp.local), "10.0.0.5:53422");
+    put(w, &e);
+}
+
 static void ev_tcp(struct world *w, uint32_t ep, uint32_t conn, uint32_t att, int64_t t)
 {
     struct evt e = mk(EVT_TCP, ep, conn, att, t);
@@ -1103,6 +1113,128 @@ static void t_detail_healthy(void **st)
     world_fini(&w);
 }
 
+/* ---- verdicts over several attempts --------------------------------------------------------- */
+
+static void t_multi_verdicts(void **st)
+{
+    static const char *const names[] = {"idle", "flappy", "alb", "ec2-direct", "pool"};
+    static const int conns[] = {1, 1, 1, 1, 3};
+    static struct vm_line lines[160];
+    static struct vm_row rows[8];
+    struct vm_opts o = {.utc = true};
+    struct world w;
+    struct vm *v = vm_new(&o);
+    char err[256];
+    size_t n;
+    int64_t t;
+
+    (void)st;
+    world_init(&w, 5, names, NULL, conns);
+    assert_int_equal(cfg_ep_set(&w.cfg.eps[2], "group", "demo", err, sizeof(err)), 0);
+    assert_int_equal(cfg_ep_set(&w.cfg.eps[2], "via", "lb", err, sizeof(err)), 0);
+    assert_int_equal(cfg_ep_set(&w.cfg.eps[3], "group", "demo", err, sizeof(err)), 0);
+    assert_int_equal(cfg_ep_set(&w.cfg.eps[3], "via", "direct", err, sizeof(err)), 0);
+
+    /* idle: three quiet connections cut by the network after 60 s */
+    t = 1 * S;
+    for (uint32_t a = 1; a <= 3; a++) {
+        open_at(&w, 0, 0, a, t, false);
+        ev_closed(&w, 0, 0, a, t + 83 * MS + 60 * S + a * 100 * MS, EVT_CAUSE_EOF, EVT_BY_NETWORK,
+                  1006, NULL);
+        t += 62 * S;
+    }
+    /* flappy: five connections that open, talk, and drop after 1.5 s */
+    for (uint32_t a = 1; a <= 5; a++) {
+        int64_t t0 = (int64_t)a * 3 * S;
+
+        open_at(&w, 1, 0, a, t0, false);
+        ev_msg(&w, 1, 0, a, t0 + 100 * MS, false);
+        ev_closed(&w, 1, 0, a, t0 + 1500 * MS, EVT_CAUSE_EOF, EVT_BY_NETWORK, 1006, NULL);
+    }
+    /* alb (via lb) answers 502; ec2-direct (via direct) is healthy */
+    ev_attempt(&w, 2, 0, 1, 1 * S, false);
+    ev_dns(&w, 2, 0, 1, 1 * S + 1000);
+    ev_tcp(&w, 2, 0, 1, 1 * S + 2000);
+    ev(&w, EVT_REQUEST, 2, 0, 1, 1 * S + 2100);
+    ev_response(&w, 2, 0, 1, 1 * S + 5000, 502, "awselb/2.0");
+    ev_closed(&w, 2, 0, 1, 1 * S + 5100, EVT_CAUSE_HTTP_STATUS, EVT_BY_SERVER, 1006, NULL);
+    open_at(&w, 3, 0, 1, 1 * S, false);
+    /* pool: three connections, three backends; the third one fails every time */
+    for (uint32_t c = 0; c < 2; c++) {
+        char remote[32];
+
+        snprintf(remote, sizeof(remote), "10.0.0.%u:443", c + 1);
+        ev_attempt(&w, 4, c, 1, 1 * S, false);
+        ev_tcp_to(&w, 4, c, 1, 1 * S + 1000, remote);
+        ev(&w, EVT_REQUEST, 4, c, 1, 1 * S + 1100);
+        ev_response(&w, 4, c, 1, 1 * S + 2000, 101, "nginx");
+        ev(&w, EVT_OPEN, 4, c, 1, 1 * S + 2100);
+    }
+    for (uint32_t a = 1; a <= 4; a++) {
+        int64_t t0 = (int64_t)a * S;
+
+        ev_attempt(&w, 4, 2, a, t0, false);
+        ev_tcp_to(&w, 4, 2, a, t0 + 1000, "10.0.0.3:443");
+        ev(&w, EVT_REQUEST, 4, 2, a, t0 + 1100);
+        ev_closed(&w, 4, 2, a, t0 + 1500, EVT_CAUSE_EOF, EVT_BY_NETWORK, 1006, NULL);
+    }
+    world_now(&w, 200 * S);
+    vm_update(v, &w.in);
+
+    /* the table names the idle timeout */
+    n = rows_at(v, &w, 80, 8, rows);
+    assert_string_equal(row_of(rows, n, 0)->cell[VM_COL_CLASS].text, "idle-timeout");
+    assert_string_equal(row_of(rows, n, 1)->cell[VM_COL_CLASS].text, "abnormal-close");
+
+    assert_true(vm_select(v, 0, -1));
+    n = vm_detail(v, &w.in, 100, lines, 160);
+    dump_lines(lines, n);
+    assert_true(lines_have(lines, n, "Pattern    idle-timeout"));
+    assert_true(lines_have(lines, n, "3 idle connections closed after 60."));
+
+    assert_true(vm_select(v, 1, -1));
+    n = vm_detail(v, &w.in, 100, lines, 160);
+    dump_lines(lines, n);
+    assert_true(lines_have(lines, n, "Pattern    flapping (abnormal-close)"));
+    assert_true(lines_have(lines, n, "flapping: 5 connections opened and dropped"));
+
+    assert_true(vm_select(v, 2, -1));
+    n = vm_detail(v, &w.in, 100, lines, 160);
+    dump_lines(lines, n);
+    assert_true(lines_have(lines, n, "Pattern    group (http-status)"));
+    assert_true(lines_have(lines, n, "the load balancer path (alb) fails in upgrade"));
+    assert_true(lines_have(lines, n, "Group demo"));
+    assert_true(lines_have(lines, n, "  compare  the load balancer path (alb) fails"));
+
+    assert_true(vm_select(v, 4, -1));
+    n = vm_detail(v, &w.in, 100, lines, 160);
+    dump_lines(lines, n);
+    assert_true(lines_have(lines, n, "Pattern    backends (closed-before-open)"));
+    assert_true(lines_have(lines, n, "1 of 3 backends fails: 10.0.0.3:443"));
+    assert_true(lines_have(lines, n, "  10.0.0.3:443"));
+    assert_true(lines_have(lines, n, "4 failed (last closed-before-open)"));
+
+    /* the log: a single 60 s close is a guess, the third of a cluster is not */
+    {
+        struct vm_line log[64];
+        bool guess = false, sure = false;
+
+        vm_set_filter(v, VM_PANE_LOG, "idle CLOSED");
+        n = vm_log(v, &w.in, 120, log, 64);
+        assert_int_equal(n, 3);
+        for (size_t i = 0; i < n; i++) {
+            if (strstr(plain(&log[i]), "(idle-timeout?)"))
+                guess = true;
+            if (strstr(plain(&log[i]), "(idle-timeout)"))
+                sure = true;
+        }
+        assert_false(guess); /* the cluster is known now: every one of them belongs */
+        assert_true(sure);
+    }
+    vm_free(v);
+    world_fini(&w);
+}
+
 /* ---- the event log ------------------------------------------------------------------------ */
 
 static void t_log_lines(void **st)
@@ -1289,7 +1421,7 @@ int main(void)
         cmocka_unit_test(t_hostile),          cmocka_unit_test(t_widths),
         cmocka_unit_test(t_too_small),        cmocka_unit_test(t_detail_tls_failed),
         cmocka_unit_test(t_detail_healthy),   cmocka_unit_test(t_log_lines),
-        cmocka_unit_test(t_screen),
+        cmocka_unit_test(t_screen),           cmocka_unit_test(t_multi_verdicts),
     };
 
     /* the view model measures text with wcwidth: a UTF-8 locale, as the dashboard has */
