@@ -95,6 +95,9 @@ struct vm {
     int scr_cap;
     int table_y, table_n, log_y, log_n, body_h;
     size_t table_top;
+    double *idle_cut;      /* per endpoint: diag_idle_timeout's cutoff (s), this frame */
+    uint32_t *idle_gen;    /* the frame it was taken in */
+    uint32_t gen;          /* frames (vm_update calls) */
     struct vm_row *rowbuf; /* VM_MAX_H rows */
     struct vm_line *body;  /* DETAIL_MAX lines */
 };
@@ -664,12 +667,24 @@ static size_t ep_conns(const struct model_ep *e, const struct model_conn **out)
 }
 
 /* Whether an open duration belongs to the endpoint's idle-timeout cluster (diag_idle_timeout
- * found one, and this duration is within its tolerance). */
-static bool in_idle_cluster(const struct model_ep *e, int64_t open_us)
+ * found one, and this duration is within its tolerance); the cutoff is taken once a frame. */
+static bool in_idle_cluster(struct vm *v, const struct vm_in *in, uint32_t ep, int64_t open_us)
 {
     const struct model_conn *cs[MULTI_CONNS];
-    double cut_s = diag_idle_timeout(cs, ep_conns(e, cs), NULL);
+    double cut_s;
     int64_t cut, tol;
+
+    if (open_us < 0 || ep >= in->m->n_eps)
+        return false;
+    if (ep < v->n_eps && v->idle_gen && v->gen && v->idle_gen[ep] == v->gen) {
+        cut_s = v->idle_cut[ep];
+    } else {
+        cut_s = diag_idle_timeout(cs, ep_conns(&in->m->eps[ep], cs), NULL);
+        if (ep < v->n_eps && v->idle_gen && v->gen) {
+            v->idle_cut[ep] = cut_s;
+            v->idle_gen[ep] = v->gen;
+        }
+    }
 
     if (cut_s < 0 || open_us < 0)
         return false;
@@ -681,8 +696,8 @@ static bool in_idle_cluster(const struct model_ep *e, int64_t open_us)
 
 /* The verdict shown for a connection now. A new attempt that has not opened yet after a
  * failure keeps showing that failure's class (prev true). */
-static void conn_verdict(const struct vm_in *in, uint32_t ep, const struct model_conn *c,
-                         struct diag_verdict *v, bool *prev)
+static void conn_verdict(struct vm *vm, const struct vm_in *in, uint32_t ep,
+                         const struct model_conn *c, struct diag_verdict *v, bool *prev)
 {
     struct diag_policy p;
     const struct model_attempt *a = &c->cur;
@@ -700,11 +715,11 @@ static void conn_verdict(const struct vm_in *in, uint32_t ep, const struct model
         }
     }
     /* a close that belongs to the endpoint's idle-timeout cluster is named so */
-    if ((v->cls == DIAG_ABNORMAL_CLOSE || v->cls == DIAG_CLOSED_BY_SERVER) && ep < in->m->n_eps) {
+    if (v->cls == DIAG_ABNORMAL_CLOSE || v->cls == DIAG_CLOSED_BY_SERVER) {
         const struct model_end *e = model_end_get(c, 0);
         int64_t open_us = a->ended ? a->open_for_us : e ? e->open_for_us : -1;
 
-        if (in_idle_cluster(&in->m->eps[ep], open_us))
+        if (in_idle_cluster(vm, in, ep, open_us))
             v->cls = DIAG_IDLE_TIMEOUT;
     }
 }
@@ -795,6 +810,8 @@ void vm_free(struct vm *v)
     free(v->scr.line);
     free(v->rowbuf);
     free(v->body);
+    free(v->idle_cut);
+    free(v->idle_gen);
     free(v);
 }
 
@@ -1022,6 +1039,10 @@ static void reshape(struct vm *v, const struct model *m)
     free(v->expanded);
     free(v->sk);
     free(v->rates);
+    free(v->idle_cut);
+    free(v->idle_gen);
+    v->idle_cut = xcalloc(m->n_eps + 1, sizeof(*v->idle_cut));
+    v->idle_gen = xcalloc(m->n_eps + 1, sizeof(*v->idle_gen));
     v->n_eps = m->n_eps;
     v->n_conns = total;
     v->conn_base = xcalloc(m->n_eps + 1, sizeof(*v->conn_base));
@@ -1134,6 +1155,8 @@ void vm_update(struct vm *v, const struct vm_in *in)
     }
     reshape(v, m);
     update_rates(v, in);
+    if (++v->gen == 0)
+        v->gen = 1;
 
     for (size_t i = 0; i < m->n_eps; i++) {
         struct sortkey *k = &v->sk[n];
@@ -1334,7 +1357,7 @@ static void build_row(struct vm *v, const struct vm_in *in, const struct vm_layo
     c = &e->conns[conn];
     a = &c->cur;
     state = conn_state(c);
-    conn_verdict(in, k.ep, c, &dv, &prev);
+    conn_verdict(v, in, k.ep, c, &dv, &prev);
     if (k.conn >= 0) {
         min = c->msgs_in;
         mout = c->msgs_out;
@@ -1519,8 +1542,8 @@ static bool near_idle_timeout(int64_t us)
 }
 
 /* One log entry as a line: "12:03:04.512 alb OPEN after 83 ms". */
-static void log_line(const struct vm *v, const struct vm_in *in, const struct model_log *e,
-                     int width, struct vm_line *out)
+static void log_line(struct vm *v, const struct vm_in *in, const struct model_log *e, int width,
+                     struct vm_line *out)
 {
     struct lb b;
     char t[32], d[32], name[VM_CELL_MAX], text[VM_LINE_MAX];
@@ -1548,8 +1571,7 @@ static void log_line(const struct vm *v, const struct vm_in *in, const struct mo
         const char *cn = diag_class_name(cls);
         bool opened = e->reached >= EVT_PH_OPEN;
         bool cluster = opened && (cls == DIAG_ABNORMAL_CLOSE || cls == DIAG_CLOSED_BY_SERVER) &&
-                       in->m && e->ep < in->m->n_eps &&
-                       in_idle_cluster(&in->m->eps[e->ep], e->dur_us);
+                       in->m && in_idle_cluster(v, in, e->ep, e->dur_us);
         bool idle = !cluster && cls == DIAG_ABNORMAL_CLOSE && near_idle_timeout(e->dur_us);
 
         by = evt_by_name(e->by);
@@ -1586,8 +1608,7 @@ static void log_line(const struct vm *v, const struct vm_in *in, const struct mo
     }
 }
 
-static bool log_match(const struct vm *v, const struct vm_in *in, const struct model_log *e,
-                      int width)
+static bool log_match(struct vm *v, const struct vm_in *in, const struct model_log *e, int width)
 {
     struct vm_line l;
     char plain[VM_LINE_MAX];
@@ -2263,8 +2284,8 @@ static void detail_backends(struct dl *d, const struct model_ep *e)
 /* The members of ep's group with their verdicts now; returns how many (ep's group only). */
 #define GROUP_MAX 16
 
-static size_t group_members(const struct vm_in *in, uint32_t ep, struct diag_group_member *gm,
-                            struct diag_verdict *gv, uint32_t *ids)
+static size_t group_members(struct vm *v, const struct vm_in *in, uint32_t ep,
+                            struct diag_group_member *gm, struct diag_verdict *gv, uint32_t *ids)
 {
     const struct cfg_ep *ce = ep_cfg(in, ep);
     size_t n = 0;
@@ -2282,7 +2303,7 @@ static size_t group_members(const struct vm_in *in, uint32_t ep, struct diag_gro
             continue;
         ep_sum(me, &sum);
         c = &me->conns[sum.rep];
-        conn_verdict(in, (uint32_t)i, c, &gv[n], &prev);
+        conn_verdict(v, in, (uint32_t)i, c, &gv[n], &prev);
         gm[n].name = ep_raw_name(in, (uint32_t)i);
         gm[n].via = o->via;
         gm[n].v = c->cur.seq ? &gv[n] : NULL;
@@ -2294,13 +2315,13 @@ static size_t group_members(const struct vm_in *in, uint32_t ep, struct diag_gro
 
 /* The group partners side by side (every endpoint of the same group), then diag_group's
  * comparison of the lb and direct paths. */
-static void detail_group(struct dl *d, const struct vm_in *in, uint32_t ep)
+static void detail_group(struct vm *v, struct dl *d, const struct vm_in *in, uint32_t ep)
 {
     const struct cfg_ep *ce = ep_cfg(in, ep);
     struct diag_group_member gm[GROUP_MAX];
     struct diag_verdict gv[GROUP_MAX], cmp;
     uint32_t ids[GROUP_MAX];
-    size_t n = group_members(in, ep, gm, gv, ids);
+    size_t n = group_members(v, in, ep, gm, gv, ids);
     struct lb b;
     char name[VM_CELL_MAX], s[VM_LINE_MAX];
 
@@ -2358,7 +2379,7 @@ static void multi_line(struct dl *d, const char *what, const char *cls,
 /* The verdicts over several attempts, each a "Pattern" line when it found something: idle
  * timeout, flapping, one bad backend among several, the lb/direct comparison of the group.
  * Returns the lines added. */
-static size_t detail_multi_verdict(struct dl *d, const struct vm_in *in, uint32_t ep)
+static size_t detail_multi_verdict(struct vm *vm, struct dl *d, const struct vm_in *in, uint32_t ep)
 {
     const struct model_ep *e = &in->m->eps[ep];
     const struct model_conn *cs[MULTI_CONNS];
@@ -2379,7 +2400,7 @@ static size_t detail_multi_verdict(struct dl *d, const struct vm_in *in, uint32_
         struct diag_group_member gm[GROUP_MAX];
         struct diag_verdict gv[GROUP_MAX];
         uint32_t ids[GROUP_MAX];
-        size_t gn = group_members(in, ep, gm, gv, ids);
+        size_t gn = group_members(vm, in, ep, gm, gv, ids);
 
         if (gn > 1) {
             diag_group(gm, gn, &v);
@@ -2420,7 +2441,7 @@ size_t vm_detail(struct vm *v, const struct vm_in *in, int width, struct vm_line
     a = &c->cur;
     ce = ep_cfg(in, ep);
     policy(in, ep, &pol);
-    conn_verdict(in, ep, c, &dv, &prev);
+    conn_verdict(v, in, ep, c, &dv, &prev);
 
     /* who */
     dl_next(&d, &b);
@@ -2482,7 +2503,7 @@ size_t vm_detail(struct vm *v, const struct vm_in *in, int width, struct vm_line
     }
     if (dv.hint[0])
         dl_wrap(&d, "Hint", VM_DIM, VM_NORMAL, san(dv.hint, s, sizeof(s)));
-    detail_multi_verdict(&d, in, ep);
+    detail_multi_verdict(v, &d, in, ep);
     {
         uint32_t sm[MODEL_SPARK];
         size_t n = model_spark(c, sm);
@@ -2527,7 +2548,7 @@ size_t vm_detail(struct vm *v, const struct vm_in *in, int width, struct vm_line
     detail_codes(&d, e, sel_conn);
     detail_lifetime(&d, e, sel_conn);
     detail_backends(&d, e);
-    detail_group(&d, in, ep);
+    detail_group(v, &d, in, ep);
     return d.n;
 }
 
