@@ -119,8 +119,9 @@ CREATE TABLE attempts (
 );
 -- the writer's upsert key; also "did endpoint E run in run R"
 CREATE UNIQUE INDEX attempts_key ON attempts(run_id, endpoint_id, conn, seq);
--- history: attempts of an endpoint in a window
+-- history: attempts of an endpoint in a window, of all endpoints in a window
 CREATE INDEX attempts_ep_time ON attempts(endpoint_id, started_us);
+CREATE INDEX attempts_time ON attempts(started_us);
 -- history: the last open before a window and the first open after it (outage edges)
 CREATE INDEX attempts_ep_openend ON attempts(endpoint_id, ended_us) WHERE opened_us IS NOT NULL;
 CREATE INDEX attempts_ep_open ON attempts(endpoint_id, opened_us) WHERE opened_us IS NOT NULL;

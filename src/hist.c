@@ -1,0 +1,1501 @@
+/* SPDX-License-Identifier: MIT */
+/* History queries over the database the store writes (DESIGN 8.1). The file is untrusted: every
+ * value is checked for type and range before it is used. */
+#include "config.h"
+
+#include "hist.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "model.h"
+#include "store.h"
+#include "xmem.h"
+
+#define HIST_BUSY_MS   5000
+#define HIST_VALUE_MAX (1 << 20) /* longest string or blob read from the file */
+#define DAY_US         (86400 * INT64_C(1000000))
+
+struct hist {
+    sqlite3 *db;
+    char *path;
+    int version;
+    char err[512];
+};
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!err || errlen == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+const char *hist_error(const struct hist *h)
+{
+    return h ? h->err : "";
+}
+
+int hist_version(const struct hist *h)
+{
+    return h ? h->version : 0;
+}
+
+/* ---- opening --------------------------------------------------------------------------- */
+
+static int q_int(sqlite3 *db, const char *sql, int64_t *out)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            *out = sqlite3_column_int64(st, 0);
+            rc = SQLITE_OK;
+        }
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+struct hist *hist_open(const char *path, char *err, size_t errlen)
+{
+    static const char magic[16] = "SQLite format 3";
+    char head[16];
+    struct hist *h = NULL;
+    sqlite3 *db = NULL;
+    int64_t v = 0, tables = 0;
+    struct stat sb;
+    int fd, rc;
+    ssize_t n;
+
+    if (err && errlen)
+        err[0] = '\0';
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            set_err(err, errlen,
+                    "%s: no history recorded here (wsmon watch and wsmon record "
+                    "write it; see --db)",
+                    path);
+        else
+            set_err(err, errlen, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    n = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) ? read(fd, head, sizeof(head)) : -1;
+    close(fd);
+    if (n == 0) {
+        set_err(err, errlen, "%s: empty: no history recorded yet", path);
+        return NULL;
+    }
+    if (n != (ssize_t)sizeof(head) || memcmp(head, magic, sizeof(magic)) != 0) {
+        set_err(err, errlen, "%s: not an SQLite database", path);
+        return NULL;
+    }
+    rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
+    if (rc != SQLITE_OK) {
+        set_err(err, errlen, "%s: %s", path, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+        goto fail;
+    }
+    sqlite3_extended_result_codes(db, 1);
+    sqlite3_busy_timeout(db, HIST_BUSY_MS);
+    /* the file may be hostile: no code in its schema runs with side effects, no huge values */
+    sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+    sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
+    sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, NULL);
+    sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_VIEW, 0, NULL);
+    sqlite3_limit(db, SQLITE_LIMIT_LENGTH, HIST_VALUE_MAX);
+
+    rc = q_int(db, "PRAGMA user_version", &v);
+    if (rc == SQLITE_OK)
+        rc = q_int(db,
+                   "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN "
+                   "('runs', 'endpoints', 'attempts', 'rtt', 'events', 'markers')",
+                   &tables);
+    if (rc != SQLITE_OK) {
+        set_err(err, errlen, "%s: %s", path, sqlite3_errmsg(db));
+        goto fail;
+    }
+    if (v < 1 || tables != 6) {
+        set_err(err, errlen, "%s: not a wsmon history database", path);
+        goto fail;
+    }
+    h = xcalloc(1, sizeof(*h));
+    h->db = db;
+    h->path = xstrdup(path);
+    h->version = (int)(v > INT_MAX ? INT_MAX : v);
+    if (v > store_schema_version())
+        set_err(err, errlen,
+                "%s: schema version %d is newer than this wsmon knows (%d): reading what it can",
+                path, h->version, store_schema_version());
+    return h;
+fail:
+    sqlite3_close_v2(db);
+    return NULL;
+}
+
+void hist_close(struct hist *h)
+{
+    if (!h)
+        return;
+    sqlite3_close_v2(h->db);
+    free(h->path);
+    free(h);
+}
+
+/* ---- reading values -------------------------------------------------------------------- */
+
+static struct hist_str col_str(sqlite3_stmt *st, int i)
+{
+    struct hist_str s = {NULL, 0};
+
+    if (sqlite3_column_type(st, i) == SQLITE_NULL)
+        return s;
+    s.s = (const char *)sqlite3_column_text(st, i);
+    s.n = s.s ? (size_t)sqlite3_column_bytes(st, i) : 0;
+    if (!s.s)
+        s.s = "";
+    return s;
+}
+
+static int64_t col_i64(sqlite3_stmt *st, int i)
+{
+    if (sqlite3_column_type(st, i) == SQLITE_NULL)
+        return HIST_NULL;
+    return sqlite3_column_int64(st, i);
+}
+
+/* A small non-negative integer, or fallback. */
+static int col_int(sqlite3_stmt *st, int i, int lo, int hi, int fallback)
+{
+    int64_t v = col_i64(st, i);
+
+    return v == HIST_NULL || v < lo || v > hi ? fallback : (int)v;
+}
+
+static bool str_is(const char *name, size_t n, const char *want)
+{
+    return want && strlen(want) == n && memcmp(name, want, n) == 0;
+}
+
+enum diag_class hist_class_of(const char *name, size_t n)
+{
+    for (int c = 0; c < DIAG_CLASS_COUNT && name; c++)
+        if (str_is(name, n, diag_class_name((enum diag_class)c)))
+            return (enum diag_class)c;
+    return DIAG_CLASS_COUNT;
+}
+
+static enum diag_class col_class(sqlite3_stmt *st, int i)
+{
+    struct hist_str s = col_str(st, i);
+
+    return hist_class_of(s.s, s.n);
+}
+
+static enum evt_cause col_cause(sqlite3_stmt *st, int i)
+{
+    struct hist_str s = col_str(st, i);
+
+    for (int c = 1; c < EVT_CAUSE_COUNT && s.s; c++)
+        if (str_is(s.s, s.n, evt_cause_name((enum evt_cause)c)))
+            return (enum evt_cause)c;
+    return EVT_CAUSE_NONE;
+}
+
+static int col_phase(sqlite3_stmt *st, int i)
+{
+    struct hist_str s = col_str(st, i);
+
+    for (int p = EVT_PH_NONE; p <= EVT_PH_OPEN && s.s; p++)
+        if (str_is(s.s, s.n, evt_phase_name((enum evt_phase)p)))
+            return p;
+    return -1;
+}
+
+static int col_enum(sqlite3_stmt *st, int i, const char *(*name)(int), int max)
+{
+    struct hist_str s = col_str(st, i);
+
+    for (int v = 1; v <= max && s.s; v++)
+        if (str_is(s.s, s.n, name(v)))
+            return v;
+    return -1;
+}
+
+static const char *verify_name(int v)
+{
+    return evt_verify_name((enum evt_verify)v);
+}
+
+static const char *by_name(int v)
+{
+    return evt_by_name((enum evt_by)v);
+}
+
+static const char *transport_name(int v)
+{
+    return evt_transport_name((enum evt_transport)v);
+}
+
+/* ---- statements and snapshots ---------------------------------------------------------- */
+
+static int prep(struct hist *h, const char *sql, sqlite3_stmt **st)
+{
+    int rc = sqlite3_prepare_v2(h->db, sql, -1, st, NULL);
+
+    if (rc != SQLITE_OK)
+        set_err(h->err, sizeof(h->err), "%s: %s", h->path, sqlite3_errmsg(h->db));
+    return rc;
+}
+
+static int fail_rc(struct hist *h, int rc)
+{
+    if (rc != SQLITE_OK && !h->err[0])
+        set_err(h->err, sizeof(h->err), "%s: %s", h->path, sqlite3_errmsg(h->db));
+    return rc == SQLITE_OK ? 0 : -EIO;
+}
+
+/* One read transaction per query: one consistent view while a recorder commits. */
+static int begin(struct hist *h)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    h->err[0] = '\0';
+    rc = prep(h, "BEGIN", &st);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(h->db);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static void end(struct hist *h)
+{
+    sqlite3_stmt *st = NULL;
+
+    if (prep(h, "COMMIT", &st) == SQLITE_OK)
+        sqlite3_step(st);
+    sqlite3_finalize(st);
+}
+
+/* ---- time ------------------------------------------------------------------------------ */
+
+/* b - a for b >= a, saturating: times from the file may be anything */
+static int64_t span(int64_t a, int64_t b)
+{
+    uint64_t d;
+
+    if (b <= a)
+        return 0;
+    d = (uint64_t)b - (uint64_t)a;
+    return d > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)d;
+}
+
+static int64_t sat_add(int64_t a, int64_t b)
+{
+    return a > INT64_MAX - b ? INT64_MAX : a + b;
+}
+
+static int64_t overlap(int64_t a, int64_t b, int64_t lo, int64_t hi)
+{
+    return span(a > lo ? a : lo, b < hi ? b : hi);
+}
+
+static bool digits(const char **p, int n, int *out)
+{
+    int v = 0;
+
+    for (int i = 0; i < n; i++) {
+        if ((*p)[i] < '0' || (*p)[i] > '9')
+            return false;
+        v = v * 10 + ((*p)[i] - '0');
+    }
+    *p += n;
+    *out = v;
+    return true;
+}
+
+static int parse_iso(const char *s, int64_t *out_us)
+{
+    struct tm tm = {0}, back;
+    int y, mo, d, hh = 0, mi = 0, ss = 0, off = 0;
+    int64_t frac_us = 0, t;
+    time_t tt;
+    const char *p = s;
+
+    if (!digits(&p, 4, &y) || *p++ != '-' || !digits(&p, 2, &mo) || *p++ != '-' ||
+        !digits(&p, 2, &d))
+        return -EINVAL;
+    if (*p == 'T' || *p == 't' || *p == ' ') {
+        p++;
+        if (!digits(&p, 2, &hh) || *p++ != ':' || !digits(&p, 2, &mi))
+            return -EINVAL;
+        if (*p == ':') {
+            p++;
+            if (!digits(&p, 2, &ss))
+                return -EINVAL;
+            if (*p == '.' || *p == ',') {
+                int64_t scale = 100000;
+                p++;
+                if (*p < '0' || *p > '9')
+                    return -EINVAL;
+                for (; *p >= '0' && *p <= '9'; p++, scale /= 10)
+                    frac_us += (*p - '0') * scale;
+            }
+        }
+        if (*p == 'Z' || *p == 'z') {
+            p++;
+        } else if (*p == '+' || *p == '-') {
+            int oh, om, sign = *p == '-' ? -1 : 1;
+            p++;
+            if (!digits(&p, 2, &oh))
+                return -EINVAL;
+            if (*p == ':')
+                p++;
+            if (!digits(&p, 2, &om) || oh > 23 || om > 59)
+                return -EINVAL;
+            off = sign * (oh * 3600 + om * 60);
+        }
+    }
+    if (*p)
+        return -EINVAL;
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = hh;
+    tm.tm_min = mi;
+    tm.tm_sec = ss;
+    back = tm;
+    tt = timegm(&tm);
+    /* timegm normalises out-of-range fields: a round trip rejects 2026-02-30 and 25:00 */
+    if (tm.tm_year != back.tm_year || tm.tm_mon != back.tm_mon || tm.tm_mday != back.tm_mday ||
+        tm.tm_hour != back.tm_hour || tm.tm_min != back.tm_min || tm.tm_sec != back.tm_sec)
+        return -EINVAL;
+    t = (int64_t)tt - off;
+    *out_us = t * 1000000 + frac_us;
+    return 0;
+}
+
+int hist_parse_time(const char *s, int64_t now_us, int64_t *out_us)
+{
+    int64_t today = now_us - (now_us % DAY_US + DAY_US) % DAY_US, back = 0;
+    const char *p = s;
+
+    if (!s || !*s)
+        return -EINVAL;
+    if (!strcmp(s, "now")) {
+        *out_us = now_us;
+        return 0;
+    }
+    if (!strcmp(s, "today")) {
+        *out_us = today;
+        return 0;
+    }
+    if (!strcmp(s, "yesterday")) {
+        *out_us = today - DAY_US;
+        return 0;
+    }
+    if (strlen(s) >= 10 && s[4] == '-')
+        return parse_iso(s, out_us);
+    /* a duration back from now: number-unit pairs */
+    while (*p) {
+        char *endp;
+        double v;
+        int64_t unit;
+
+        if (*p < '0' || *p > '9')
+            return -EINVAL;
+        v = strtod(p, &endp);
+        p = endp;
+        if (!strncmp(p, "ms", 2)) {
+            unit = 1000;
+            p += 2;
+        } else {
+            switch (*p) {
+            case 's':
+                unit = 1000000;
+                break;
+            case 'm':
+                unit = 60 * INT64_C(1000000);
+                break;
+            case 'h':
+                unit = 3600 * INT64_C(1000000);
+                break;
+            case 'd':
+                unit = DAY_US;
+                break;
+            case 'w':
+                unit = 7 * DAY_US;
+                break;
+            default:
+                return -EINVAL;
+            }
+            p++;
+        }
+        if (!(v >= 0) || v * (double)unit > 1e17)
+            return -EINVAL;
+        back += (int64_t)(v * (double)unit);
+    }
+    *out_us = now_us - back;
+    return 0;
+}
+
+/* ---- endpoints and runs ---------------------------------------------------------------- */
+
+struct ep_row {
+    int64_t id;
+    char *name, *url; /* copies; url may be NULL */
+    size_t name_n, url_n;
+};
+
+struct run_row {
+    int64_t id, start, end;
+};
+
+struct ctx {
+    struct hist *h;
+    struct ep_row *eps;
+    size_t n_eps;
+    struct run_row *runs;
+    size_t n_runs;
+};
+
+static void ctx_free(struct ctx *c)
+{
+    for (size_t i = 0; i < c->n_eps; i++) {
+        free(c->eps[i].name);
+        free(c->eps[i].url);
+    }
+    free(c->eps);
+    free(c->runs);
+}
+
+static char *dup_str(struct hist_str s, size_t *n)
+{
+    char *d;
+
+    *n = 0;
+    if (!s.s)
+        return NULL;
+    d = xmalloc(s.n + 1);
+    memcpy(d, s.s, s.n);
+    d[s.n] = '\0';
+    *n = s.n;
+    return d;
+}
+
+/* The endpoints (one by name when f->endpoint) and every run, ordered by start. */
+static int ctx_load(struct ctx *c, struct hist *h, const struct hist_filter *f)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    memset(c, 0, sizeof(*c));
+    c->h = h;
+    if ((rc = prep(h, "SELECT id, name, url FROM endpoints ORDER BY name, id", &st)) != SQLITE_OK)
+        return fail_rc(h, rc);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct hist_str name = col_str(st, 1);
+        struct ep_row *e;
+
+        if (!name.s || (f->endpoint && !str_is(name.s, name.n, f->endpoint)))
+            continue;
+        c->eps = xrealloc(c->eps, (c->n_eps + 1) * sizeof(*c->eps));
+        e = &c->eps[c->n_eps++];
+        e->id = sqlite3_column_int64(st, 0);
+        e->name = dup_str(name, &e->name_n);
+        e->url = dup_str(col_str(st, 2), &e->url_n);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return fail_rc(h, rc);
+    if (f->endpoint && c->n_eps == 0) {
+        set_err(h->err, sizeof(h->err), "%s: no endpoint named '%s' in the history", h->path,
+                f->endpoint);
+        return -ENOENT;
+    }
+    rc = prep(h,
+              "SELECT id, started_us, coalesce(ended_us, last_us) FROM runs "
+              "ORDER BY started_us, id",
+              &st);
+    if (rc != SQLITE_OK)
+        return fail_rc(h, rc);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct run_row *r;
+        c->runs = xrealloc(c->runs, (c->n_runs + 1) * sizeof(*c->runs));
+        r = &c->runs[c->n_runs++];
+        r->id = sqlite3_column_int64(st, 0);
+        r->start = sqlite3_column_int64(st, 1);
+        r->end = col_i64(st, 2);
+        if (r->end == HIST_NULL || r->end < r->start)
+            r->end = r->start;
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : fail_rc(h, rc);
+}
+
+static const struct run_row *run_by_id(const struct ctx *c, int64_t id)
+{
+    size_t lo = 0, hi = c->n_runs;
+
+    /* runs are sorted by start, ids mostly follow: a linear fallback keeps this right */
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (c->runs[mid].id == id)
+            return &c->runs[mid];
+        if (c->runs[mid].id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (size_t i = 0; i < c->n_runs; i++)
+        if (c->runs[i].id == id)
+            return &c->runs[i];
+    return NULL;
+}
+
+/* ---- the timeline of one endpoint ------------------------------------------------------ */
+
+/* What the timeline needs of an attempt. */
+struct tl_att {
+    int64_t run_id, started, opened, ended; /* opened/ended HIST_NULL when not */
+    int64_t eff_end;                        /* ended, else its run's end */
+    bool ok, is_tls, quiet;
+    enum diag_class cls;
+    enum evt_cause cause;
+    int http_status, close_code, close_by, reached;
+    int64_t open_for_us, msgs_in, msgs_out;
+};
+
+#define TL_COLS                                                                                    \
+    "run_id, started_us, opened_us, ended_us, ok, class, cause, http_status, close_code, "         \
+    "close_by, open_for_us, msgs_in, msgs_out, pings, is_tls, reached"
+
+static void tl_read(sqlite3_stmt *st, struct tl_att *a)
+{
+    int64_t pings = col_i64(st, 13);
+
+    memset(a, 0, sizeof(*a));
+    a->run_id = sqlite3_column_int64(st, 0);
+    a->started = sqlite3_column_int64(st, 1);
+    a->opened = col_i64(st, 2);
+    a->ended = col_i64(st, 3);
+    a->ok = sqlite3_column_int64(st, 4) != 0;
+    a->cls = col_class(st, 5);
+    a->cause = col_cause(st, 6);
+    a->http_status = col_int(st, 7, 100, 999, 0);
+    a->close_code = col_int(st, 8, 1, 65535, 0);
+    a->close_by = col_enum(st, 9, by_name, EVT_BY_TIMEOUT);
+    a->open_for_us = col_i64(st, 10);
+    a->msgs_in = col_i64(st, 11);
+    a->msgs_out = col_i64(st, 12);
+    a->is_tls = sqlite3_column_int64(st, 14) != 0;
+    a->reached = col_phase(st, 15);
+    a->quiet = a->msgs_in == 0 && a->msgs_out == 0 && pings == 0;
+    if (a->opened != HIST_NULL && a->opened < a->started)
+        a->opened = a->started;
+    if (a->ended != HIST_NULL && a->ended < a->started)
+        a->ended = a->started;
+}
+
+struct outage {
+    const struct ep_row *ep;
+    int64_t start, end, duration;
+    enum diag_class cls;
+    enum evt_cause cause;
+    int http_status, close_code;
+    uint32_t attempts;
+};
+
+/* Everything the summary and outage views want of one endpoint over [S, U). */
+struct tl {
+    const struct ep_row *ep;
+    struct tl_att *att;
+    size_t n_att;
+    int64_t watched, up;
+    struct outage *out;
+    size_t n_out;
+};
+
+static void tl_free(struct tl *t)
+{
+    free(t->att);
+    free(t->out);
+}
+
+static int load_rows(struct hist *h, sqlite3_stmt *st, struct tl *t)
+{
+    int rc;
+
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (t->n_att % 256 == 0)
+            t->att = xrealloc(t->att, (t->n_att + 256) * sizeof(*t->att));
+        tl_read(st, &t->att[t->n_att++]);
+    }
+    sqlite3_reset(st);
+    (void)h;
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static int step_i64(sqlite3_stmt *st, int64_t *out)
+{
+    int rc = sqlite3_step(st);
+
+    *out = HIST_NULL;
+    if (rc == SQLITE_ROW) {
+        *out = col_i64(st, 0);
+        rc = SQLITE_DONE;
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* Did endpoint ep run in run r (has it an attempt there)? */
+static int covered(sqlite3_stmt *st, int64_t run, int64_t ep, bool *yes)
+{
+    int64_t v;
+    int rc;
+
+    sqlite3_bind_int64(st, 1, run);
+    sqlite3_bind_int64(st, 2, ep);
+    rc = step_i64(st, &v);
+    *yes = v != HIST_NULL;
+    return rc;
+}
+
+enum tl_kind { TL_OPEN, TL_CLOSE, TL_FAIL };
+
+struct tl_ev {
+    int64_t t;
+    enum tl_kind kind;
+    const struct tl_att *a;
+};
+
+static int cmp_ev(const void *x, const void *y)
+{
+    const struct tl_ev *a = x, *b = y;
+
+    if (a->t != b->t)
+        return a->t < b->t ? -1 : 1;
+    /* at one instant: opens first (no zero-length outage when one connection takes over from
+     * another), then closes, then failed attempts */
+    return (int)a->kind - (int)b->kind;
+}
+
+struct down {
+    bool active, by_close;
+    int64_t start;
+    const struct tl_att *closer, *first_fail;
+    uint32_t fails;
+};
+
+static void down_end(struct tl *t, struct down *d, int64_t at, bool recovered, int64_t S, int64_t U)
+{
+    struct outage o;
+    const struct tl_att *src;
+
+    if (!d->active)
+        return;
+    d->active = false;
+    if (!d->first_fail && !(d->by_close && d->closer && !d->closer->ok))
+        return; /* a clean stop and a reconnect that worked, or still connecting */
+    memset(&o, 0, sizeof(o));
+    o.ep = t->ep;
+    o.start = d->start;
+    if (!d->by_close && d->first_fail && d->first_fail->started > o.start)
+        o.start = d->first_fail->started;
+    o.end = recovered ? at : HIST_NULL;
+    o.duration = span(o.start, at);
+    src = d->first_fail ? d->first_fail : d->closer;
+    o.cls = src->cls;
+    o.cause = src->cause;
+    o.http_status = d->first_fail ? d->first_fail->http_status : 0;
+    o.close_code = d->by_close && d->closer ? d->closer->close_code : 0;
+    o.attempts = d->fails;
+    /* outages overlapping the window */
+    if (o.start >= U || at <= S)
+        return;
+    t->out = xrealloc(t->out, (t->n_out + 1) * sizeof(*t->out));
+    t->out[t->n_out++] = o;
+}
+
+/* Sweep one run of the endpoint from t_begin to its end. */
+static void sweep_run(struct tl *t, const struct run_row *r, int64_t t_begin, int64_t S, int64_t U)
+{
+    struct tl_ev *ev = NULL;
+    size_t n = 0, cap = 0;
+    struct down d = {0};
+    int64_t last = t_begin;
+    int open = 0;
+
+    for (size_t i = 0; i < t->n_att; i++) {
+        const struct tl_att *a = &t->att[i];
+
+        if (a->run_id != r->id)
+            continue;
+        if (n + 2 > cap) {
+            cap = cap ? cap * 2 : 256;
+            ev = xrealloc(ev, cap * sizeof(*ev));
+        }
+        if (a->opened != HIST_NULL && a->opened <= r->end && a->eff_end >= t_begin) {
+            if (a->opened < t_begin)
+                open++; /* open across the start */
+            else
+                ev[n++] = (struct tl_ev){a->opened, TL_OPEN, a};
+            ev[n++] = (struct tl_ev){a->eff_end, TL_CLOSE, a};
+        } else if (a->opened == HIST_NULL && a->ended != HIST_NULL && a->started >= t_begin &&
+                   a->started <= r->end) {
+            ev[n++] = (struct tl_ev){a->started, TL_FAIL, a};
+        }
+    }
+    if (n > 1)
+        qsort(ev, n, sizeof(*ev), cmp_ev);
+    if (open == 0)
+        d = (struct down){.active = true, .start = t_begin};
+    for (size_t i = 0; i < n; i++) {
+        int64_t at = ev[i].t > r->end ? r->end : ev[i].t;
+
+        if (at < last)
+            at = last;
+        if (open > 0)
+            t->up = sat_add(t->up, overlap(last, at, S, U));
+        last = at;
+        switch (ev[i].kind) {
+        case TL_OPEN:
+            if (open == 0)
+                down_end(t, &d, at, true, S, U);
+            open++;
+            break;
+        case TL_CLOSE:
+            if (open > 0 && --open == 0)
+                d = (struct down){.active = true, .by_close = true, .start = at, .closer = ev[i].a};
+            break;
+        case TL_FAIL:
+            if (open == 0 && d.active) {
+                d.fails++;
+                if (!d.first_fail)
+                    d.first_fail = ev[i].a;
+            }
+            break;
+        }
+    }
+    if (open > 0)
+        t->up = sat_add(t->up, overlap(last, r->end, S, U));
+    else
+        down_end(t, &d, r->end > last ? r->end : last, false, S, U);
+    free(ev);
+}
+
+/* Build the timeline of endpoint e over [S, U). */
+static int tl_build(struct ctx *c, const struct ep_row *e, int64_t S, int64_t U, struct tl *t)
+{
+    struct hist *h = c->h;
+    sqlite3_stmt *q_l0 = NULL, *q_next = NULL, *q_cov = NULL, *q_range = NULL, *q_span = NULL,
+                 *q_span_null = NULL;
+    int64_t l0 = HIST_NULL, next_open = HIST_NULL, lp = S, u_load;
+    int rc;
+
+    memset(t, 0, sizeof(*t));
+    t->ep = e;
+    rc = prep(h,
+              "SELECT ended_us FROM attempts INDEXED BY attempts_ep_openend "
+              "WHERE endpoint_id = ?1 AND opened_us IS NOT NULL AND ended_us <= ?2 "
+              "ORDER BY ended_us DESC LIMIT 1",
+              &q_l0);
+    if (rc == SQLITE_OK)
+        rc = prep(h,
+                  "SELECT opened_us FROM attempts INDEXED BY attempts_ep_open "
+                  "WHERE endpoint_id = ?1 AND opened_us IS NOT NULL AND opened_us >= ?2 "
+                  "ORDER BY opened_us LIMIT 1",
+                  &q_next);
+    if (rc == SQLITE_OK)
+        rc = prep(h, "SELECT 1 FROM attempts WHERE run_id = ?1 AND endpoint_id = ?2 LIMIT 1",
+                  &q_cov);
+    if (rc == SQLITE_OK)
+        rc = prep(h,
+                  "SELECT " TL_COLS " FROM attempts INDEXED BY attempts_ep_time "
+                  "WHERE endpoint_id = ?1 AND started_us >= ?2 AND started_us <= ?3",
+                  &q_range);
+    if (rc == SQLITE_OK)
+        rc = prep(h,
+                  "SELECT " TL_COLS " FROM attempts INDEXED BY attempts_ep_openend "
+                  "WHERE endpoint_id = ?1 AND opened_us IS NOT NULL AND ended_us >= ?2 "
+                  "AND started_us < ?2",
+                  &q_span);
+    if (rc == SQLITE_OK)
+        rc = prep(h,
+                  "SELECT " TL_COLS " FROM attempts INDEXED BY attempts_ep_openend "
+                  "WHERE endpoint_id = ?1 AND opened_us IS NOT NULL AND ended_us IS NULL "
+                  "AND started_us < ?2",
+                  &q_span_null);
+    if (rc != SQLITE_OK)
+        goto out;
+
+    /* Look back to where the state at S began: the last open that ended before S, or the
+     * start of the run S falls in. */
+    sqlite3_bind_int64(q_l0, 1, e->id);
+    sqlite3_bind_int64(q_l0, 2, S);
+    if ((rc = step_i64(q_l0, &l0)) != SQLITE_OK)
+        goto out;
+    for (size_t i = 0; i < c->n_runs; i++) {
+        const struct run_row *r = &c->runs[i];
+        bool yes;
+
+        if (r->start > S || r->end <= S)
+            continue;
+        if ((rc = covered(q_cov, r->id, e->id, &yes)) != SQLITE_OK)
+            goto out;
+        if (yes)
+            lp = l0 != HIST_NULL && l0 > r->start ? l0 : r->start;
+    }
+    /* Look ahead to the first open after U: an outage going on at U ends there. */
+    sqlite3_bind_int64(q_next, 1, e->id);
+    sqlite3_bind_int64(q_next, 2, U);
+    if ((rc = step_i64(q_next, &next_open)) != SQLITE_OK)
+        goto out;
+    u_load = next_open != HIST_NULL && next_open > U ? next_open : U;
+    if (next_open == HIST_NULL)
+        u_load = HIST_ALL_AFTER;
+
+    sqlite3_bind_int64(q_range, 1, e->id);
+    sqlite3_bind_int64(q_range, 2, lp);
+    sqlite3_bind_int64(q_range, 3, u_load);
+    if ((rc = load_rows(h, q_range, t)) != SQLITE_OK)
+        goto out;
+    sqlite3_bind_int64(q_span, 1, e->id);
+    sqlite3_bind_int64(q_span, 2, lp);
+    if ((rc = load_rows(h, q_span, t)) != SQLITE_OK)
+        goto out;
+    sqlite3_bind_int64(q_span_null, 1, e->id);
+    sqlite3_bind_int64(q_span_null, 2, lp);
+    if ((rc = load_rows(h, q_span_null, t)) != SQLITE_OK)
+        goto out;
+
+    for (size_t i = 0; i < t->n_att; i++) {
+        struct tl_att *a = &t->att[i];
+        const struct run_row *r = run_by_id(c, a->run_id);
+        int64_t run_end = r ? r->end : a->started;
+
+        a->eff_end = a->ended != HIST_NULL ? a->ended : run_end;
+        if (a->eff_end > run_end && r)
+            a->eff_end = run_end;
+        if (a->opened != HIST_NULL && a->eff_end < a->opened)
+            a->eff_end = a->opened;
+    }
+
+    for (size_t i = 0; i < c->n_runs; i++) {
+        const struct run_row *r = &c->runs[i];
+        bool yes;
+
+        if (r->start >= U || r->end <= lp)
+            continue;
+        if ((rc = covered(q_cov, r->id, e->id, &yes)) != SQLITE_OK)
+            goto out;
+        if (!yes)
+            continue;
+        t->watched = sat_add(t->watched, overlap(r->start, r->end, S, U));
+        sweep_run(t, r, r->start > lp ? r->start : lp, S, U);
+    }
+out:
+    sqlite3_finalize(q_l0);
+    sqlite3_finalize(q_next);
+    sqlite3_finalize(q_cov);
+    sqlite3_finalize(q_range);
+    sqlite3_finalize(q_span);
+    sqlite3_finalize(q_span_null);
+    return rc == SQLITE_OK ? 0 : fail_rc(h, rc);
+}
+
+/* ---- summary --------------------------------------------------------------------------- */
+
+static void swap_u32(uint32_t *a, uint32_t *b)
+{
+    uint32_t t = *a;
+    *a = *b;
+    *b = t;
+}
+
+/* The k-th smallest (0-based) of v[0..n), reordering v (quickselect, median of three). */
+static uint32_t select_k(uint32_t *v, size_t n, size_t k)
+{
+    size_t lo = 0, hi = n - 1;
+
+    while (hi > lo) {
+        size_t mid = lo + (hi - lo) / 2, i = lo, j = hi;
+        uint32_t pivot;
+
+        if (v[mid] < v[lo])
+            swap_u32(&v[mid], &v[lo]);
+        if (v[hi] < v[lo])
+            swap_u32(&v[hi], &v[lo]);
+        if (v[hi] < v[mid])
+            swap_u32(&v[hi], &v[mid]);
+        pivot = v[mid];
+        while (i <= j) {
+            while (v[i] < pivot)
+                i++;
+            while (v[j] > pivot)
+                j--;
+            if (i <= j) {
+                swap_u32(&v[i], &v[j]);
+                i++;
+                if (j == 0)
+                    break;
+                j--;
+            }
+        }
+        if (k <= j)
+            hi = j;
+        else if (k >= i)
+            lo = i;
+        else
+            return v[k];
+    }
+    return v[k];
+}
+
+/* Exact percentile by nearest rank: the smallest value with at least p % of the samples at or
+ * below it (rank ceil(p/100 * n), 1-based). Computed in C, over the window's samples. */
+static int64_t nearest_rank(uint32_t *v, size_t n, int p)
+{
+    size_t rank;
+
+    if (n == 0)
+        return HIST_NULL;
+    rank = (size_t)(((uint64_t)n * (uint64_t)p + 99) / 100);
+    if (rank < 1)
+        rank = 1;
+    return select_k(v, n, rank - 1);
+}
+
+static int rtt_percentiles(struct hist *h, const struct ep_row *e, int64_t S, int64_t U,
+                           struct hist_summary *r)
+{
+    sqlite3_stmt *st = NULL;
+    uint32_t *v = NULL;
+    size_t n = 0, cap = 0;
+    int rc =
+        prep(h, "SELECT rtt_us FROM rtt WHERE endpoint_id = ?1 AND t_us >= ?2 AND t_us < ?3", &st);
+
+    r->rtt_p50_us = r->rtt_p95_us = r->rtt_p99_us = HIST_NULL;
+    if (rc != SQLITE_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, e->id);
+    sqlite3_bind_int64(st, 2, S);
+    sqlite3_bind_int64(st, 3, U);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t x = sqlite3_column_int64(st, 0);
+        if (x < 0 || x > UINT32_MAX)
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 4096;
+            v = xrealloc(v, cap * sizeof(*v));
+        }
+        v[n++] = (uint32_t)x;
+    }
+    sqlite3_finalize(st);
+    if (rc == SQLITE_DONE) {
+        rc = SQLITE_OK;
+        r->rtt_samples = n;
+        r->rtt_p50_us = nearest_rank(v, n, 50);
+        r->rtt_p95_us = nearest_rank(v, n, 95);
+        r->rtt_p99_us = nearest_rank(v, n, 99);
+    }
+    free(v);
+    return rc;
+}
+
+/* The idle-timeout detection of the dashboard (diag_idle_timeout), fed with the newest ended
+ * attempts of the window as if they were connections' rings of ended attempts. */
+static double idle_timeout(const struct tl *t, int64_t S, int64_t U)
+{
+    enum { PER = MODEL_HIST, CONNS = DIAG_SAMPLES_MAX / MODEL_HIST };
+    struct model_conn *mc = xcalloc(CONNS, sizeof(*mc));
+    const struct model_conn *ptr[CONNS];
+    size_t k = 0;
+    double r;
+
+    for (size_t i = t->n_att; i-- > 0 && k < (size_t)CONNS * PER;) {
+        const struct tl_att *a = &t->att[i];
+        struct model_conn *c = &mc[k / PER];
+        struct model_end *h;
+
+        if (a->started < S || a->started >= U || a->ended == HIST_NULL)
+            continue;
+        h = &c->hist[c->n_ended++];
+        h->seq = (uint32_t)(k + 1);
+        h->wall_start_us = a->started;
+        h->wall_end_us = a->ended;
+        h->open_for_us = a->opened != HIST_NULL ? span(a->opened, a->ended) : -1;
+        h->cause = a->cause;
+        h->by = a->close_by > 0 ? (enum evt_by)a->close_by : EVT_BY_NONE;
+        h->reached = a->reached >= 0 ? (enum evt_phase)a->reached : EVT_PH_NONE;
+        h->code = a->close_code;
+        h->http_status = a->http_status;
+        h->quiet = a->opened != HIST_NULL && a->quiet;
+        c->cur.tls = a->is_tls;
+        k++;
+    }
+    for (size_t i = 0; i < CONNS; i++)
+        ptr[i] = &mc[i];
+    r = diag_idle_timeout(ptr, (k + PER - 1) / PER, NULL);
+    free(mc);
+    return r;
+}
+
+static int cmp_code(const void *x, const void *y)
+{
+    const struct hist_code_count *a = x, *b = y;
+
+    return (a->code > b->code) - (a->code < b->code);
+}
+
+static int cmp_started(const void *x, const void *y)
+{
+    const struct tl_att *a = x, *b = y;
+
+    return (a->started > b->started) - (a->started < b->started);
+}
+
+int hist_summary(struct hist *h, const struct hist_filter *f, hist_summary_fn fn, void *ud)
+{
+    struct ctx c;
+    int rc;
+
+    if (!h || !f || !fn)
+        return -EINVAL;
+    if ((rc = begin(h)) != SQLITE_OK)
+        return fail_rc(h, rc);
+    rc = ctx_load(&c, h, f);
+    for (size_t i = 0; rc == 0 && i < c.n_eps; i++) {
+        const struct ep_row *e = &c.eps[i];
+        struct hist_code_count codes[64];
+        struct hist_summary r;
+        struct tl t;
+        int64_t longest = HIST_NULL, rec_sum = 0, rec_n = 0;
+
+        memset(&r, 0, sizeof(r));
+        if ((rc = tl_build(&c, e, f->since_us, f->until_us, &t)) != 0)
+            break;
+        if (t.n_att > 1)
+            qsort(t.att, t.n_att, sizeof(*t.att), cmp_started);
+        for (size_t k = 0; k < t.n_att; k++) {
+            const struct tl_att *a = &t.att[k];
+            if (a->started < f->since_us || a->started >= f->until_us)
+                continue;
+            r.attempts++;
+            r.opened += a->opened != HIST_NULL;
+            if (a->cls < DIAG_CLASS_COUNT)
+                r.classes[a->cls]++;
+            if (a->close_code) {
+                size_t j = 0;
+                while (j < r.n_codes && codes[j].code != a->close_code)
+                    j++;
+                if (j == r.n_codes && j < sizeof(codes) / sizeof(codes[0]))
+                    codes[r.n_codes++] = (struct hist_code_count){a->close_code, 0};
+                if (j < r.n_codes)
+                    codes[j].n++;
+            }
+            r.messages_in += a->msgs_in > 0 ? (uint64_t)a->msgs_in : 0;
+            r.messages_out += a->msgs_out > 0 ? (uint64_t)a->msgs_out : 0;
+        }
+        if (r.attempts == 0 && t.watched == 0) {
+            tl_free(&t);
+            continue; /* not watched in the window */
+        }
+        if (r.n_codes > 1)
+            qsort(codes, r.n_codes, sizeof(codes[0]), cmp_code);
+        r.codes = codes;
+        r.endpoint = (struct hist_str){e->name, e->name_n};
+        r.url = (struct hist_str){e->url, e->url_n};
+        r.watched_us = t.watched;
+        r.up_us = t.up < t.watched ? t.up : t.watched;
+        r.availability_pct = t.watched > 0 ? 100.0 * (double)r.up_us / (double)t.watched : 0.0;
+        r.outages = (uint32_t)t.n_out;
+        for (size_t k = 0; k < t.n_out; k++) {
+            if (longest == HIST_NULL || t.out[k].duration > longest)
+                longest = t.out[k].duration;
+            if (t.out[k].end != HIST_NULL) {
+                rec_sum = sat_add(rec_sum, t.out[k].duration);
+                rec_n++;
+            }
+        }
+        r.longest_outage_us = longest;
+        r.recover_us = rec_n ? rec_sum / rec_n : HIST_NULL;
+        r.idle_timeout_s = idle_timeout(&t, f->since_us, f->until_us);
+        rc = rtt_percentiles(h, e, f->since_us, f->until_us, &r);
+        rc = rc == SQLITE_OK ? 0 : fail_rc(h, rc);
+        if (rc == 0)
+            rc = fn(ud, &r);
+        tl_free(&t);
+    }
+    ctx_free(&c);
+    end(h);
+    return rc;
+}
+
+/* ---- outages --------------------------------------------------------------------------- */
+
+static int cmp_outage(const void *x, const void *y)
+{
+    const struct outage *a = x, *b = y;
+
+    if (a->start != b->start)
+        return a->start < b->start ? -1 : 1;
+    return strcmp(a->ep->name, b->ep->name);
+}
+
+static enum diag_class filter_class(struct hist *h, const struct hist_filter *f, int *rc)
+{
+    enum diag_class cls = DIAG_CLASS_COUNT;
+
+    *rc = 0;
+    if (f->cls) {
+        cls = hist_class_of(f->cls, strlen(f->cls));
+        if (cls == DIAG_CLASS_COUNT) {
+            set_err(h->err, sizeof(h->err), "unknown class '%s'", f->cls);
+            *rc = -EINVAL;
+        }
+    }
+    return cls;
+}
+
+int hist_outages(struct hist *h, const struct hist_filter *f, hist_outage_fn fn, void *ud)
+{
+    struct outage *all = NULL;
+    size_t n = 0;
+    sqlite3_stmt *q_mark = NULL;
+    enum diag_class cls;
+    struct ctx c;
+    int rc;
+
+    if (!h || !f || !fn)
+        return -EINVAL;
+    cls = filter_class(h, f, &rc);
+    if (rc)
+        return rc;
+    if ((rc = begin(h)) != SQLITE_OK)
+        return fail_rc(h, rc);
+    rc = ctx_load(&c, h, f);
+    for (size_t i = 0; rc == 0 && i < c.n_eps; i++) {
+        struct tl t;
+        if ((rc = tl_build(&c, &c.eps[i], f->since_us, f->until_us, &t)) != 0)
+            break;
+        for (size_t k = 0; k < t.n_out; k++) {
+            if (f->cls && t.out[k].cls != cls)
+                continue;
+            all = xrealloc(all, (n + 1) * sizeof(*all));
+            all[n++] = t.out[k];
+        }
+        tl_free(&t);
+    }
+    if (rc == 0 && n > 1)
+        qsort(all, n, sizeof(*all), cmp_outage);
+    if (rc == 0 && prep(h,
+                        "SELECT text FROM markers WHERE t_us <= ?1 AND (endpoint_id IS NULL OR "
+                        "endpoint_id = ?2) ORDER BY t_us DESC, id DESC LIMIT 1",
+                        &q_mark) != SQLITE_OK)
+        rc = -EIO;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const struct outage *o = &all[i];
+        struct hist_outage r;
+        int s;
+
+        memset(&r, 0, sizeof(r));
+        r.endpoint = (struct hist_str){o->ep->name, o->ep->name_n};
+        r.start_us = o->start;
+        r.end_us = o->end;
+        r.duration_us = o->duration;
+        r.cls = o->cls;
+        r.cause = o->cause;
+        r.http_status = o->http_status;
+        r.close_code = o->close_code;
+        r.attempts = o->attempts;
+        sqlite3_bind_int64(q_mark, 1, o->start);
+        sqlite3_bind_int64(q_mark, 2, o->ep->id);
+        s = sqlite3_step(q_mark);
+        if (s == SQLITE_ROW)
+            r.marker = col_str(q_mark, 0);
+        else if (s != SQLITE_DONE)
+            rc = fail_rc(h, s);
+        if (rc == 0)
+            rc = fn(ud, &r);
+        sqlite3_reset(q_mark);
+    }
+    sqlite3_finalize(q_mark);
+    free(all);
+    ctx_free(&c);
+    end(h);
+    return rc;
+}
+
+/* ---- attempts, events, markers ---------------------------------------------------------- */
+
+#define ATT_VIEW_COLS                                                                              \
+    "e.name, e.url, a.started_us, a.opened_us, a.ended_us, a.conn, a.seq, a.ok, a.class, "         \
+    "a.cause, a.failed_in, a.reached, a.ready_state, a.dns_us, a.tcp_us, a.tls_us, "               \
+    "a.upgrade_us, a.open_us, a.first_message_us, a.total_us, a.remote, a.is_tls, a.have_tls, "    \
+    "a.tls_version, a.tls_cipher, a.tls_subject, a.tls_issuer, a.tls_not_after_s, a.tls_verify, "  \
+    "a.tls_insecure, a.have_http, a.http_status, a.http_accept_ok, a.http_server, "                \
+    "a.http_upgrade, a.http_connection, a.http_location, a.http_backend, a.http_cookies, "         \
+    "a.close_code, a.close_frame, a.open_for_us, a.close_reason, a.close_by, "                     \
+    "a.close_transport, a.rtt_samples, a.rtt_min_us, a.rtt_median_us, a.rtt_max_us, "              \
+    "a.msgs_in, a.msgs_out, a.bytes_in, a.bytes_out, a.first_msg, a.verdict, a.hint"
+
+static int64_t col_dur(sqlite3_stmt *st, int i)
+{
+    int64_t v = col_i64(st, i);
+
+    return v != HIST_NULL && v < 0 ? HIST_NULL : v;
+}
+
+static void att_read(sqlite3_stmt *st, struct hist_attempt *a)
+{
+    int i = 0;
+    int64_t v;
+
+    memset(a, 0, sizeof(*a));
+    a->endpoint = col_str(st, i++);
+    a->url = col_str(st, i++);
+    a->started_us = sqlite3_column_int64(st, i++);
+    a->opened_us = col_i64(st, i++);
+    a->ended_us = col_i64(st, i++);
+    a->ended = a->ended_us != HIST_NULL;
+    a->conn = (uint32_t)col_int(st, i++, 0, INT_MAX, 0);
+    a->seq = (uint32_t)col_int(st, i++, 0, INT_MAX, 0);
+    a->ok = sqlite3_column_int64(st, i++) != 0;
+    a->cls = col_class(st, i++);
+    a->cause = col_cause(st, i++);
+    a->failed_in = col_phase(st, i++);
+    if (a->failed_in == EVT_PH_NONE)
+        a->failed_in = -1;
+    a->reached = col_phase(st, i++);
+    a->ready_state = col_int(st, i++, 0, 3, 3);
+    a->dns_us = col_dur(st, i++);
+    a->tcp_us = col_dur(st, i++);
+    a->tls_us = col_dur(st, i++);
+    a->upgrade_us = col_dur(st, i++);
+    a->open_us = col_dur(st, i++);
+    a->first_message_us = col_dur(st, i++);
+    a->total_us = col_dur(st, i++);
+    a->remote = col_str(st, i++);
+    a->is_tls = sqlite3_column_int64(st, i++) != 0;
+    a->have_tls = sqlite3_column_int64(st, i++) != 0;
+    a->tls_version = col_str(st, i++);
+    a->tls_cipher = col_str(st, i++);
+    a->tls_subject = col_str(st, i++);
+    a->tls_issuer = col_str(st, i++);
+    a->tls_not_after_s = col_i64(st, i++);
+    a->tls_verify = col_enum(st, i++, verify_name, EVT_VERIFY_OTHER);
+    a->tls_insecure = sqlite3_column_int64(st, i++) != 0;
+    a->have_http = sqlite3_column_int64(st, i++) != 0;
+    v = col_i64(st, i++);
+    a->http_status = v != HIST_NULL && (v < 0 || v > 999) ? HIST_NULL : v;
+    v = col_i64(st, i++);
+    a->http_accept_ok = v == HIST_NULL ? HIST_NULL : v != 0;
+    a->http_server = col_str(st, i++);
+    a->http_upgrade = col_str(st, i++);
+    a->http_connection = col_str(st, i++);
+    a->http_location = col_str(st, i++);
+    a->http_backend = col_str(st, i++);
+    a->http_cookies = col_str(st, i++);
+    v = col_i64(st, i++);
+    a->close_code = v != HIST_NULL && (v < 0 || v > 65535) ? HIST_NULL : v;
+    v = col_i64(st, i++);
+    a->close_frame = v == HIST_NULL ? HIST_NULL : v != 0;
+    a->open_for_us = col_dur(st, i++);
+    a->close_reason = col_str(st, i++);
+    a->close_by = col_enum(st, i++, by_name, EVT_BY_TIMEOUT);
+    a->close_transport = col_enum(st, i++, transport_name, EVT_TR_RESET);
+    a->rtt_samples = col_dur(st, i++);
+    if (a->rtt_samples == HIST_NULL)
+        a->rtt_samples = 0;
+    a->rtt_min_us = col_dur(st, i++);
+    a->rtt_median_us = col_dur(st, i++);
+    a->rtt_max_us = col_dur(st, i++);
+    a->msgs_in = col_dur(st, i++);
+    a->msgs_out = col_dur(st, i++);
+    a->bytes_in = col_dur(st, i++);
+    a->bytes_out = col_dur(st, i++);
+    if (sqlite3_column_type(st, i) != SQLITE_NULL) {
+        a->first_msg.s = sqlite3_column_blob(st, i);
+        a->first_msg.n = (size_t)sqlite3_column_bytes(st, i);
+        if (!a->first_msg.s)
+            a->first_msg.s = "";
+    }
+    i++;
+    a->verdict = col_str(st, i++);
+    a->hint = col_str(st, i++);
+    if (a->msgs_in == HIST_NULL)
+        a->msgs_in = 0;
+    if (a->msgs_out == HIST_NULL)
+        a->msgs_out = 0;
+    if (a->bytes_in == HIST_NULL)
+        a->bytes_in = 0;
+    if (a->bytes_out == HIST_NULL)
+        a->bytes_out = 0;
+}
+
+int hist_attempts(struct hist *h, const struct hist_filter *f, hist_attempt_fn fn, void *ud)
+{
+    sqlite3_stmt *st = NULL;
+    struct ctx c;
+    int rc;
+
+    if (!h || !f || !fn)
+        return -EINVAL;
+    filter_class(h, f, &rc);
+    if (rc)
+        return rc;
+    if ((rc = begin(h)) != SQLITE_OK)
+        return fail_rc(h, rc);
+    rc = ctx_load(&c, h, f);
+    if (rc == 0 && f->endpoint)
+        rc = prep(h,
+                  "SELECT " ATT_VIEW_COLS " FROM attempts a INDEXED BY attempts_ep_time "
+                  "JOIN endpoints e ON e.id = a.endpoint_id WHERE a.endpoint_id = ?4 AND "
+                  "a.started_us >= ?1 AND a.started_us < ?2 AND (?3 IS NULL OR a.class = ?3) "
+                  "ORDER BY a.started_us, a.id",
+                  &st) == SQLITE_OK
+                 ? 0
+                 : -EIO;
+    else if (rc == 0)
+        rc = prep(h,
+                  "SELECT " ATT_VIEW_COLS " FROM attempts a INDEXED BY attempts_time "
+                  "JOIN endpoints e ON e.id = a.endpoint_id WHERE "
+                  "a.started_us >= ?1 AND a.started_us < ?2 AND (?3 IS NULL OR a.class = ?3) "
+                  "ORDER BY a.started_us, a.id",
+                  &st) == SQLITE_OK
+                 ? 0
+                 : -EIO;
+    if (rc == 0) {
+        int s;
+        sqlite3_bind_int64(st, 1, f->since_us);
+        sqlite3_bind_int64(st, 2, f->until_us);
+        if (f->cls)
+            sqlite3_bind_text(st, 3, f->cls, -1, SQLITE_STATIC);
+        if (f->endpoint)
+            sqlite3_bind_int64(st, 4, c.eps[0].id);
+        while (rc == 0 && (s = sqlite3_step(st)) == SQLITE_ROW) {
+            struct hist_attempt a;
+            att_read(st, &a);
+            rc = fn(ud, &a);
+        }
+        if (rc == 0 && s != SQLITE_DONE)
+            rc = fail_rc(h, s);
+    }
+    sqlite3_finalize(st);
+    ctx_free(&c);
+    end(h);
+    return rc;
+}
+
+int hist_events(struct hist *h, const struct hist_filter *f, hist_event_fn fn, void *ud)
+{
+    sqlite3_stmt *st = NULL;
+    struct ctx c;
+    int rc, s;
+
+    if (!h || !f || !fn)
+        return -EINVAL;
+    filter_class(h, f, &rc);
+    if (rc)
+        return rc;
+    if ((rc = begin(h)) != SQLITE_OK)
+        return fail_rc(h, rc);
+    rc = ctx_load(&c, h, f);
+    /* with --endpoint: its events and the global markers around them */
+    if (rc == 0 &&
+        prep(h,
+             "SELECT v.t_us, e.name, v.kind, v.text FROM events v INDEXED BY events_time "
+             "LEFT JOIN endpoints e ON e.id = v.endpoint_id WHERE v.t_us >= ?1 AND v.t_us < ?2 "
+             "AND (?3 IS NULL OR v.endpoint_id = ?3 OR v.endpoint_id IS NULL) "
+             "AND (?4 IS NULL OR v.class = ?4) ORDER BY v.t_us, v.id",
+             &st) != SQLITE_OK)
+        rc = -EIO;
+    if (rc == 0) {
+        sqlite3_bind_int64(st, 1, f->since_us);
+        sqlite3_bind_int64(st, 2, f->until_us);
+        if (f->endpoint)
+            sqlite3_bind_int64(st, 3, c.eps[0].id);
+        if (f->cls)
+            sqlite3_bind_text(st, 4, f->cls, -1, SQLITE_STATIC);
+        while (rc == 0 && (s = sqlite3_step(st)) == SQLITE_ROW) {
+            struct hist_event ev;
+            ev.t_us = sqlite3_column_int64(st, 0);
+            ev.endpoint = col_str(st, 1);
+            ev.kind = col_str(st, 2);
+            ev.text = col_str(st, 3);
+            if (!ev.kind.s)
+                ev.kind = (struct hist_str){"?", 1};
+            if (!ev.text.s)
+                ev.text = (struct hist_str){"", 0};
+            rc = fn(ud, &ev);
+        }
+        if (rc == 0 && s != SQLITE_DONE)
+            rc = fail_rc(h, s);
+    }
+    sqlite3_finalize(st);
+    ctx_free(&c);
+    end(h);
+    return rc;
+}
+
+int hist_markers(struct hist *h, const struct hist_filter *f, hist_marker_fn fn, void *ud)
+{
+    sqlite3_stmt *st = NULL;
+    struct ctx c;
+    int rc, s;
+
+    if (!h || !f || !fn)
+        return -EINVAL;
+    if ((rc = begin(h)) != SQLITE_OK)
+        return fail_rc(h, rc);
+    rc = ctx_load(&c, h, f);
+    if (rc == 0 &&
+        prep(h,
+             "SELECT m.t_us, e.name, m.text FROM markers m INDEXED BY markers_time "
+             "LEFT JOIN endpoints e ON e.id = m.endpoint_id WHERE m.t_us >= ?1 AND m.t_us < ?2 "
+             "AND (?3 IS NULL OR m.endpoint_id = ?3 OR m.endpoint_id IS NULL) "
+             "ORDER BY m.t_us, m.id",
+             &st) != SQLITE_OK)
+        rc = -EIO;
+    if (rc == 0) {
+        sqlite3_bind_int64(st, 1, f->since_us);
+        sqlite3_bind_int64(st, 2, f->until_us);
+        if (f->endpoint)
+            sqlite3_bind_int64(st, 3, c.eps[0].id);
+        while (rc == 0 && (s = sqlite3_step(st)) == SQLITE_ROW) {
+            struct hist_marker m;
+            m.t_us = sqlite3_column_int64(st, 0);
+            m.endpoint = col_str(st, 1);
+            m.text = col_str(st, 2);
+            if (!m.text.s)
+                m.text = (struct hist_str){"", 0};
+            rc = fn(ud, &m);
+        }
+        if (rc == 0 && s != SQLITE_DONE)
+            rc = fail_rc(h, s);
+    }
+    sqlite3_finalize(st);
+    ctx_free(&c);
+    end(h);
+    return rc;
+}
