@@ -418,45 +418,86 @@ static int cp_width(uint32_t cp)
     return 1;
 }
 
-/* Text from the database, sanitised (san_term), in at most cols columns: cut with "..." when
- * longer; padded with blanks to cols when pad. */
-static void put_fit(FILE *f, const char *s, size_t n, size_t cols, bool pad)
+/* Text from the database, sanitised (san_term), in at most cols columns. Longer text is cut
+ * with "...": at the end, or in the middle when middle (endpoint names: host and port on the
+ * left, the path on the right, both tell endpoints apart). Padded with blanks to cols when
+ * pad. */
+static void put_fit(FILE *f, const char *s, size_t n, size_t cols, bool pad, bool middle)
 {
     char buf[4096];
-    size_t len = san_term(s ? s : "", s ? n : 0, buf, sizeof(buf)), w = 0, cut = 0, i = 0;
-    size_t w_at_cut = 0;
+    size_t len = san_term(s ? s : "", s ? n : 0, buf, sizeof(buf)), w = 0, total = 0;
+    size_t head = 0, head_w = 0, tail = len, tail_w = 0, room;
 
-    while (i < len) {
+    /* widths of the whole, and of the longest head that leaves room for "..." */
+    for (size_t i = 0; i < len;) {
         uint32_t cp;
         size_t l = san_utf8_decode(buf + i, len - i, &cp);
-        int cw;
-
         if (l == 0)
             l = 1, cp = '?';
-        cw = cp_width(cp);
-        if (w + (size_t)cw + 3 <= cols) {
-            cut = i + l;
-            w_at_cut = w + (size_t)cw;
-        }
-        if (w + (size_t)cw > cols) {
-            /* too long: up to the cut, then "..." */
-            fwrite(buf, 1, cut, f);
-            fputs(cols >= 3 ? "..." : "", f);
-            w = w_at_cut + (cols >= 3 ? 3 : 0);
-            goto padding;
-        }
-        w += (size_t)cw;
+        total += (size_t)cp_width(cp);
         i += l;
     }
-    fwrite(buf, 1, len, f);
+    if (total <= cols) {
+        fwrite(buf, 1, len, f);
+        w = total;
+        goto padding;
+    }
+    if (cols < 3) {
+        w = 0;
+        goto padding;
+    }
+    room = cols - 3;
+    if (middle)
+        room = room - room / 2; /* the head's share; the tail gets the rest */
+    for (size_t i = 0; i < len;) {
+        uint32_t cp;
+        size_t l = san_utf8_decode(buf + i, len - i, &cp);
+        if (l == 0)
+            l = 1, cp = '?';
+        if (head_w + (size_t)cp_width(cp) > room)
+            break;
+        head_w += (size_t)cp_width(cp);
+        i += l;
+        head = i;
+    }
+    if (middle) {
+        /* the longest tail in the columns left, starting on a character boundary */
+        size_t tail_room = cols - 3 - head_w;
+        for (size_t i = len; i > head;) {
+            size_t j = i - 1;
+            uint32_t cp;
+            size_t l;
+            while (j > head && ((unsigned char)buf[j] & 0xc0) == 0x80)
+                j--;
+            l = san_utf8_decode(buf + j, i - j, &cp);
+            if (l == 0)
+                cp = '?';
+            if (tail_w + (size_t)cp_width(cp) > tail_room)
+                break;
+            tail_w += (size_t)cp_width(cp);
+            tail = j;
+            i = j;
+        }
+    }
+    fwrite(buf, 1, head, f);
+    fputs("...", f);
+    if (middle)
+        fwrite(buf + tail, 1, len - tail, f);
+    w = head_w + 3 + (middle ? tail_w : 0);
 padding:
     while (pad && w++ < cols)
         fputc(' ', f);
 }
 
+/* An endpoint name (cut in the middle) or another string; null shows as "-". */
 static void put_fit_str(FILE *f, struct hist_str s, size_t cols, bool pad)
 {
-    put_fit(f, s.s ? s.s : "-", s.s ? s.n : 1, cols, pad);
+    put_fit(f, s.s ? s.s : "-", s.s ? s.n : 1, cols, pad, false);
+}
+
+static void put_name(FILE *f, struct hist_str s, size_t cols)
+{
+    put_fit(f, s.s ? s.s : "*", s.s ? s.n : 1, cols, true, true);
 }
 
 /* Words of text wrapped at width columns, continuation lines indented by indent blanks. The
@@ -695,7 +736,7 @@ static void summary_table(FILE *f, const struct sum_copy *c, size_t n)
         fmt_ms(p50, sizeof(p50), s->rtt_p50_us);
         fmt_ms(p95, sizeof(p95), s->rtt_p95_us);
         fmt_ms(p99, sizeof(p99), s->rtt_p99_us);
-        put_fit(f, c[i].endpoint, c[i].endpoint_n, 20, true);
+        put_fit(f, c[i].endpoint, c[i].endpoint_n, 20, true, true);
         fprintf(f, " %7.3f %8" PRIu64 " %7" PRIu32 " %8s  %s/%s/%s\n", s->availability_pct,
                 s->attempts, s->outages, longest, p50, p95, p99);
         flow_start(&fl, f, "");
@@ -855,7 +896,7 @@ static int on_outage(void *ud, const struct hist_outage *x)
             snprintf(code, sizeof(code), "%d", x->close_code);
         tbl_time(f, x->start_us);
         fprintf(f, " %9s ", dur);
-        put_fit_str(f, x->endpoint, 15, true);
+        put_name(f, x->endpoint, 15);
         fprintf(f, " %-18s %4s %5s %3" PRIu32 "\n", cls ? cls : "?", http, code, x->attempts);
         fputs("  ", f);
         if (x->end_us == HIST_NULL) {
@@ -868,7 +909,7 @@ static int on_outage(void *ud, const struct hist_outage *x)
             fprintf(f, ", cause %s", cause);
         if (x->marker.s) {
             fputs(", after marker \"", f);
-            put_fit(f, x->marker.s, x->marker.n, 30, false);
+            put_fit(f, x->marker.s, x->marker.n, 30, false, false);
             fputc('"', f);
         }
         fputc('\n', f);
@@ -997,7 +1038,7 @@ static int on_attempt(void *ud, const struct hist_attempt *a)
         snprintf(code, sizeof(code), "%" PRId64, a->close_code);
     tbl_time(f, a->started_us);
     fputc(' ', f);
-    put_fit_str(f, a->endpoint, 14, true);
+    put_name(f, a->endpoint, 14);
     fprintf(f, " %-18s %8s %9s %5s\n", cls ? cls : "?", open, open_for, code);
     fputs("  ", f);
     put_fit_str(f, a->verdict, COLS - 2, false);
@@ -1028,7 +1069,7 @@ static int on_event(void *ud, const struct hist_event *e)
         fprintf(o->f, "%-19s %-14s %-7s %s\n", "TIME (UTC)", "ENDPOINT", "KIND", "TEXT");
     tbl_time(o->f, e->t_us);
     fputc(' ', o->f);
-    put_fit_str(o->f, e->endpoint.s ? e->endpoint : (struct hist_str){"*", 1}, 14, true);
+    put_name(o->f, e->endpoint, 14);
     fputc(' ', o->f);
     put_fit_str(o->f, e->kind, 7, true);
     fputc(' ', o->f);
@@ -1058,7 +1099,7 @@ static int on_marker(void *ud, const struct hist_marker *m)
         fprintf(o->f, "%-19s %-14s %s\n", "TIME (UTC)", "ENDPOINT", "TEXT");
     tbl_time(o->f, m->t_us);
     fputc(' ', o->f);
-    put_fit_str(o->f, m->endpoint.s ? m->endpoint : (struct hist_str){"*", 1}, 14, true);
+    put_name(o->f, m->endpoint, 14);
     fputc(' ', o->f);
     put_wrapped(o->f, m->text.s, m->text.n, 35, COLS - 35);
     return 0;
