@@ -82,6 +82,7 @@ struct vm {
     int log_pending; /* lines to scroll at the next build (negative: older) */
 
     int detail_top, help_top;
+    bool detail_end, help_end; /* scrolled to the end: stay there as the text grows */
 
     /* the footer */
     bool prompt_on;
@@ -849,10 +850,14 @@ const char *vm_filter(const struct vm *v, enum vm_pane p)
 
 void vm_set_view(struct vm *v, enum vm_view view)
 {
-    if (view == VM_VIEW_DETAIL && v->view != VM_VIEW_DETAIL)
+    if (view == VM_VIEW_DETAIL && v->view != VM_VIEW_DETAIL) {
         v->detail_top = 0;
-    if (view == VM_VIEW_HELP)
+        v->detail_end = false;
+    }
+    if (view == VM_VIEW_HELP) {
         v->help_top = 0;
+        v->help_end = false;
+    }
     v->view = view;
 }
 
@@ -902,9 +907,13 @@ void vm_move(struct vm *v, int delta)
     switch (v->view) {
     case VM_VIEW_DETAIL:
         v->detail_top = add_clamped(v->detail_top, delta);
+        if (delta < 0)
+            v->detail_end = false;
         return;
     case VM_VIEW_HELP:
         v->help_top = add_clamped(v->help_top, delta);
+        if (delta < 0)
+            v->help_end = false;
         return;
     default:
         break;
@@ -2510,14 +2519,18 @@ size_t vm_detail(struct vm *v, const struct vm_in *in, int width, struct vm_line
 
         if (n) {
             char t1[32], t2[32];
+            uint32_t lo = sm[0], hi = sm[0];
 
+            /* all from the same samples: the last MODEL_SPARK pongs, across attempts */
+            for (size_t i = 1; i < n; i++) {
+                lo = sm[i] < lo ? sm[i] : lo;
+                hi = sm[i] > hi ? sm[i] : hi;
+            }
             dl_label(&d, &b, "RTT ms");
-            lb_addf(&b, VM_NORMAL, "last %s  median %s  ",
-                    vm_fmt_ms(a->rtt_n ? (int64_t)a->rtt_last_us : -1, t1, sizeof(t1)),
+            lb_addf(&b, VM_NORMAL, "last %s  median %s  ", vm_fmt_ms(sm[n - 1], t1, sizeof(t1)),
                     vm_fmt_ms(model_conn_rtt_median_us(c), t2, sizeof(t2)));
-            if (a->rtt_n)
-                lb_addf(&b, VM_DIM, "min %s max %s  ", vm_fmt_ms(a->rtt_min_us, t1, sizeof(t1)),
-                        vm_fmt_ms(a->rtt_max_us, t2, sizeof(t2)));
+            lb_addf(&b, VM_DIM, "min %s max %s  ", vm_fmt_ms(lo, t1, sizeof(t1)),
+                    vm_fmt_ms(hi, t2, sizeof(t2)));
             vm_spark(sm, n, MODEL_SPARK, d.ascii, s, sizeof(s));
             lb_add(&b, VM_OK, s);
         }
@@ -2895,12 +2908,15 @@ static void build_main(struct vm *v, const struct vm_in *in, int w, int h)
 }
 
 /* A scrolled view of n lines (detail, help) between the header and the footer. */
-static void build_scrolled(struct vm *v, int *top, struct vm_line *lines, size_t n, int h)
+static void build_scrolled(struct vm *v, int *top, bool *end, struct vm_line *lines, size_t n,
+                           int h)
 {
     int body = h - 2, maxtop = (int)n > body ? (int)n - body : 0;
 
-    if (*top > maxtop)
+    if (*end || *top >= maxtop) {
         *top = maxtop;
+        *end = maxtop > 0;
+    }
     if (*top < 0)
         *top = 0;
     v->body_h = body;
@@ -2961,7 +2977,7 @@ const struct vm_screen *vm_build(struct vm *v, const struct vm_in *in, int w, in
         n = vm_detail(v, in, w, body, DETAIL_MAX);
         if (n > DETAIL_MAX)
             n = DETAIL_MAX;
-        build_scrolled(v, &v->detail_top, body, n, h);
+        build_scrolled(v, &v->detail_top, &v->detail_end, body, n, h);
         build_footer(v, in, &v->scr.line[h - 1], w, h - 1);
         break;
     }
@@ -2971,7 +2987,7 @@ const struct vm_screen *vm_build(struct vm *v, const struct vm_in *in, int w, in
         if (n > DETAIL_MAX)
             n = DETAIL_MAX;
         build_header(v, in, &v->scr.line[0], w, "help");
-        build_scrolled(v, &v->help_top, body, n, h);
+        build_scrolled(v, &v->help_top, &v->help_end, body, n, h);
         build_footer(v, in, &v->scr.line[h - 1], w, h - 1);
         break;
     }

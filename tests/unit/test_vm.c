@@ -1214,6 +1214,31 @@ static void t_multi_verdicts(void **st)
     assert_true(lines_have(lines, n, "  10.0.0.3:443"));
     assert_true(lines_have(lines, n, "4 failed (last closed-before-open)"));
 
+    /* scrolled to its end, the detail view shows its last line */
+    {
+        const struct vm_screen *sc;
+
+        assert_true(vm_select(v, 2, -1));
+        vm_set_view(v, VM_VIEW_DETAIL);
+        vm_move(v, INT_MAX);
+        sc = vm_build(v, &w.in, 80, 24);
+        dump_screen(sc);
+        n = vm_detail(v, &w.in, 80, lines, 160);
+        assert_string_equal(plain(&sc->line[22]), plain(&lines[n - 1]));
+        /* the text grows by a line (a new close code): the end stays in view */
+        ev_attempt(&w, 2, 0, 2, 201 * S, false);
+        ev_closed(&w, 2, 0, 2, 201 * S + 500, EVT_CAUSE_REFUSED, EVT_BY_NETWORK, 1015, NULL);
+        vm_update(v, &w.in);
+        sc = vm_build(v, &w.in, 80, 24);
+        n = vm_detail(v, &w.in, 80, lines, 160);
+        assert_string_equal(plain(&sc->line[22]), plain(&lines[n - 1]));
+        /* one line up leaves the end */
+        vm_move(v, -1);
+        sc = vm_build(v, &w.in, 80, 24);
+        assert_string_equal(plain(&sc->line[22]), plain(&lines[n - 2]));
+        vm_set_view(v, VM_VIEW_MAIN);
+    }
+
     /* the log: a single 60 s close is a guess, the third of a cluster is not */
     {
         struct vm_line log[64];
