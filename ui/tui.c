@@ -64,6 +64,7 @@ struct tui {
     enum prompt prompt;
     enum vm_pane prompt_pane;
     uint32_t prompt_ep;
+    char prompt_label[96];
     char input_text[VM_INPUT_MAX];
     char filter_before[VM_INPUT_MAX];
 
@@ -321,7 +322,8 @@ static const char *sel_name(struct tui *t, uint32_t *ep_out)
 
 static void prompt_open(struct tui *t, enum prompt p)
 {
-    char label[96];
+    char *label = t->prompt_label;
+    size_t label_size = sizeof(t->prompt_label);
     uint32_t ep = EVT_EP_NONE;
     const char *name = NULL;
 
@@ -336,15 +338,15 @@ static void prompt_open(struct tui *t, enum prompt p)
         snprintf(t->filter_before, sizeof(t->filter_before), "%s",
                  vm_filter(t->vm, t->prompt_pane));
         snprintf(t->input_text, sizeof(t->input_text), "%s", t->filter_before);
-        snprintf(label, sizeof(label), "%s",
+        snprintf(label, label_size, "%s",
                  t->prompt_pane == VM_PANE_LOG ? "filter events:" : "filter endpoints:");
         break;
     case P_MARK_EP:
-        /* the name is shown sanitised by the view model */
-        snprintf(label, sizeof(label), "marker for %.40s:", name);
+        /* the view model sanitises the label */
+        snprintf(label, label_size, "marker for %.40s:", name);
         break;
     default:
-        snprintf(label, sizeof(label), "marker (all endpoints):");
+        snprintf(label, label_size, "marker (all endpoints):");
         break;
     }
     vm_prompt(t->vm, label, t->input_text);
@@ -451,17 +453,7 @@ static void prompt_key(struct tui *t, int r, wint_t ch)
     }
     if (t->prompt == P_FILTER)
         vm_set_filter(t->vm, t->prompt_pane, t->input_text); /* live */
-    vm_prompt(t->vm, NULL, NULL);
-    {
-        char label[96];
-
-        snprintf(label, sizeof(label), "%s",
-                 t->prompt == P_FILTER
-                     ? (t->prompt_pane == VM_PANE_LOG ? "filter events:" : "filter endpoints:")
-                 : t->prompt == P_MARK_EP ? "marker:"
-                                          : "marker (all endpoints):");
-        vm_prompt(t->vm, label, t->input_text);
-    }
+    vm_prompt(t->vm, t->prompt_label, t->input_text);
 }
 
 static void reconnect(struct tui *t)

@@ -2678,7 +2678,7 @@ static void build_footer(struct vm *v, const struct vm_in *in, struct vm_line *l
     if (v->prompt_on) {
         char s[VM_LINE_MAX];
 
-        lb_add(&b, VM_KEY, v->prompt_label);
+        lb_add(&b, VM_KEY, san(v->prompt_label, s, sizeof(s)));
         lb_add(&b, VM_NORMAL, " ");
         /* the end of the text stays visible */
         {
@@ -2699,7 +2699,9 @@ static void build_footer(struct vm *v, const struct vm_in *in, struct vm_line *l
         return;
     }
     if (v->msg[0] && in->now_mono_us < v->msg_until_us) {
-        lb_add(&b, VM_WARN, v->msg);
+        char s[VM_LINE_MAX];
+
+        lb_add(&b, VM_WARN, san(v->msg, s, sizeof(s)));
         return;
     }
     if (in->banner && in->banner[0]) {

@@ -293,7 +293,35 @@ def t_too_small(ck):
     wait_screen(ck, t, lambda s: "ENDPOINT" in s, "the dashboard after growing again", 4)
 
 
-@suite.test("8 q quits: the shell prompt is back, the terminal sane (echo, icanon)")
+@suite.test("8 m adds a marker to the event log; p pauses and resumes; s sorts; r reconnects")
+def t_keys(ck):
+    t, port = S["main"], S["ws"].port
+    S["tmux"].keys(t, "m")
+    wait_screen(ck, t, lambda s: "marker" in s.split("\n")[-1] or "marker (all" in s,
+                "the marker prompt", 3)
+    S["tmux"].type(t, "deploy started", enter=False)
+    S["tmux"].keys(t, "Enter")
+    wait_screen(ck, t, lambda s: re.search(r"^\d\d:\d\d:\d\d\.\d{3} - MARK deploy started", s,
+                                           re.M), "the marker in the event log", 4)
+    S["tmux"].keys(t, "p")
+    wait_screen(ck, t, lambda s: "PAUSED" in s.split("\n")[0], "PAUSED in the status line", 3)
+    S["tmux"].keys(t, "p")
+    wait_screen(ck, t, lambda s: "PAUSED" not in s.split("\n")[0], "PAUSED gone after p", 3)
+    S["tmux"].keys(t, "s")
+    wait_screen(ck, t, lambda s: "sort state" in s.split("\n")[0], "sort state", 3)
+    S["tmux"].keys(t, "s", "s", "s")
+    wait_screen(ck, t, lambda s: "sort" not in s.split("\n")[0], "back to sort by name", 3)
+    S["tmux"].keys(t, "g", "r")
+    wait_screen(ck, t, lambda s: "reconnecting 127.0.0.1:%d/" % port in s,
+                "the reconnect message", 3)
+    # Tab: the keys now scroll the event log
+    S["tmux"].keys(t, "Tab", "k", "k")
+    wait_screen(ck, t, lambda s: "scrolled" in s, "the event log scrolled back after Tab k", 3)
+    S["tmux"].keys(t, "G", "Tab")
+    wait_screen(ck, t, lambda s: "scrolled" not in s, "the event log following again", 3)
+
+
+@suite.test("9 q quits: the shell prompt is back, the terminal sane (echo, icanon)")
 def t_quit(ck):
     t = S["main"]
     S["tmux"].keys(t, "q")
@@ -309,7 +337,7 @@ def t_quit(ck):
     ck.ok(b"\x1b" not in err, "stderr holds terminal escapes")
 
 
-@suite.test("9 TERM=vt100 LANG=C: ASCII fallback, no colours, q quits cleanly")
+@suite.test("10 TERM=vt100 LANG=C: ASCII fallback, no colours, q quits cleanly")
 def t_vt100(ck):
     port = S["ws"].port
     t = S["tmux"].new_session("vt100", 80, 24, {"TERM": "vt100", "LANG": "C", "LC_ALL": "C"})
