@@ -55,6 +55,7 @@ class Tmux:
         self.sock = "wsmon-it-%d-%s" % (os.getpid(), secrets.token_hex(4))
         self.env = harness._env()
         self.env.pop("TMUX", None)
+        self.path = None  # the socket file, removed at the end
 
     def run(self, *args, timeout=10):
         return subprocess.run(["tmux", "-L", self.sock, "-f", "/dev/null"] + list(args),
@@ -68,6 +69,9 @@ class Tmux:
         r = self.run("new-session", "-d", "-x", str(w), "-y", str(h), "-s", name, "--", *argv)
         if r.returncode != 0:
             raise RuntimeError("tmux new-session: " + r.stderr.decode("utf-8", "replace"))
+        if not self.path:
+            r = self.run("display-message", "-p", "-t", name, "#{socket_path}")
+            self.path = r.stdout.decode("utf-8", "replace").strip()
         return name
 
     def type(self, target, text, enter=True):
@@ -87,6 +91,11 @@ class Tmux:
 
     def kill(self):
         self.run("kill-server")
+        if self.path and os.path.basename(self.path) == self.sock:
+            try:
+                os.unlink(self.path)
+            except OSError:
+                pass
 
 
 def watch_err():
