@@ -302,7 +302,8 @@ def t_too_small(ck):
     wait_screen(ck, t, lambda s: "ENDPOINT" in s, "the dashboard after growing again", 4)
 
 
-@suite.test("8 m adds a marker to the event log; p pauses and resumes; s sorts; r reconnects")
+@suite.test("8 m adds a marker to the event log; p pauses and resumes; s sorts; r reconnects; "
+            "Tab; a mouse click selects")
 def t_keys(ck):
     t, port = S["main"], S["ws"].port
     S["tmux"].keys(t, "m")
@@ -328,6 +329,16 @@ def t_keys(ck):
     wait_screen(ck, t, lambda s: "scrolled" in s, "the event log scrolled back after Tab k", 3)
     S["tmux"].keys(t, "G", "Tab")
     wait_screen(ck, t, lambda s: "scrolled" not in s, "the event log following again", 3)
+    # a click (an xterm X10 mouse report: button 1 pressed, then released) on the third row
+    # (screen line 4; rows are sorted by name: close/1011, echo, evilclose) selects it
+    x, y = 3, 4
+    S["tmux"].type(t, "\x1b[M" + chr(32) + chr(33 + x) + chr(33 + y) +
+                   "\x1b[M" + chr(35) + chr(33 + x) + chr(33 + y), enter=False)
+    S["tmux"].keys(t, "Enter")
+    wait_screen(ck, t, lambda s: s.startswith("wsmon") and "/ev" in s.split("\n")[0] and
+                "Last attempt" in s, "the detail of the clicked row (evilclose)", 3)
+    S["tmux"].keys(t, "Escape")
+    wait_screen(ck, t, lambda s: "ENDPOINT" in s, "the table again", 3)
 
 
 @suite.test("9 q quits: the shell prompt is back, the terminal sane (echo, icanon)")
