@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "cmd.h"
+#include "cmd_history.h"
 
 int main(int argc, char **argv)
 {
@@ -15,6 +16,10 @@ int main(int argc, char **argv)
 
     if (argc > 1 && !strcmp(argv[1], "serve"))
         return cmd_serve(argc - 1, argv + 1);
+    if (argc > 1 && !strcmp(argv[1], "history"))
+        return cmd_history(argc - 1, argv + 1);
+    if (argc > 1 && !strcmp(argv[1], "mark"))
+        return cmd_mark(argc - 1, argv + 1);
     rc = cli_parse(&c, argc, argv, stdout, stderr);
 
     if (rc < 0) {
