@@ -464,20 +464,21 @@ int store_migrate(struct sqlite3 *db, const char *schema_sql, char *err, size_t 
 #define ATT_COLS(X)                                                                                \
     X(run_id)                                                                                      \
     X(endpoint_id)                                                                                 \
-    X(conn) X(seq) X(started_us) X(opened_us) X(ended_us) X(is_tls) X(reached) X(ready_state)      \
-        X(dns_us) X(tcp_us) X(tls_us) X(upgrade_us) X(open_us) X(first_message_us) X(total_us)     \
-            X(dns_addr) X(remote) X(local) X(have_tls) X(tls_version) X(tls_cipher) X(tls_alpn)    \
-                X(tls_subject) X(tls_issuer) X(tls_sans) X(tls_not_after_s) X(tls_verify)          \
-                    X(tls_verify_code) X(tls_insecure) X(have_http) X(http_status) X(http_server)  \
-                        X(http_upgrade) X(http_connection) X(http_accept_ok) X(http_location)      \
-                            X(http_backend) X(http_sticky) X(http_cookies) X(close_code)           \
-                                X(close_reason) X(close_by) X(close_frame) X(close_transport)      \
-                                    X(open_for_us) X(sys_errno) X(detail) X(pings) X(pongs)        \
-                                        X(rtt_samples) X(rtt_min_us) X(rtt_median_us)              \
-                                            X(rtt_max_us) X(msgs_in) X(msgs_out) X(bytes_in)       \
-                                                X(bytes_out) X(first_msg) X(first_binary)          \
-                                                    X(expect_seen) X(class) X(cause) X(failed_in)  \
-                                                        X(ok) X(verdict) X(hint)
+    X(conn)                                                                                        \
+    X(seq)                                                                                         \
+    X(started_us) X(opened_us) X(ended_us) X(is_tls) X(reached) X(ready_state) X(dns_us) X(tcp_us) \
+        X(tls_us) X(upgrade_us) X(open_us) X(first_message_us) X(total_us) X(dns_addr) X(remote)   \
+            X(local) X(have_tls) X(tls_version) X(tls_cipher) X(tls_alpn) X(tls_subject)           \
+                X(tls_issuer) X(tls_sans) X(tls_not_after_s) X(tls_verify) X(tls_verify_code)      \
+                    X(tls_insecure) X(have_http) X(http_status) X(http_server) X(http_upgrade)     \
+                        X(http_connection) X(http_accept_ok) X(http_location) X(http_backend)      \
+                            X(http_sticky) X(http_cookies) X(close_code) X(close_reason)           \
+                                X(close_by) X(close_frame) X(close_transport) X(open_for_us)       \
+                                    X(sys_errno) X(detail) X(pings) X(pongs) X(rtt_samples)        \
+                                        X(rtt_min_us) X(rtt_median_us) X(rtt_max_us) X(msgs_in)    \
+                                            X(msgs_out) X(bytes_in) X(bytes_out) X(first_msg)      \
+                                                X(first_binary) X(expect_seen) X(class) X(cause)   \
+                                                    X(failed_in) X(ok) X(verdict) X(hint)
 
 enum att_col {
 #define X(name) AC_##name,
@@ -559,8 +560,9 @@ static void db_disconnect(struct store *s)
         s->w_eps[i].db_id = 0;
 }
 
-/* Is the file an SQLite database (or empty)? Reads the header only, never writes. */
-static int check_header(const char *path, off_t *size, char *err, size_t errlen)
+/* Is the file an SQLite database (or empty)? Reads the header only, never writes: its size, and
+ * the schema version (user_version, bytes 60-63 big-endian; 0 for an empty file). */
+static int check_header(const char *path, off_t *size, int *version, char *err, size_t errlen)
 {
     static const char magic[16] = "SQLite format 3";
     unsigned char h[100];
@@ -578,6 +580,7 @@ static int check_header(const char *path, off_t *size, char *err, size_t errlen)
         goto out;
     }
     *size = sb.st_size;
+    *version = 0;
     if (!S_ISREG(sb.st_mode)) {
         set_err(err, errlen, "%s: not a regular file", path);
         rc = -EINVAL;
@@ -590,10 +593,30 @@ static int check_header(const char *path, off_t *size, char *err, size_t errlen)
         set_err(err, errlen, "%s: not an SQLite database (corrupt or another file): left as it is",
                 path);
         rc = -EILSEQ;
+        goto out;
     }
+    *version = (int)((uint32_t)h[60] << 24 | (uint32_t)h[61] << 16 | (uint32_t)h[62] << 8 | h[63]);
 out:
     close(fd);
     return rc;
+}
+
+/* -wal and -shm files of ours whose mode is not the database's (made while it was read-only):
+ * given the database's mode, or SQLite opens them, and with them the database, read-only. */
+static void fix_sidecars(const char *path)
+{
+    static const char *const sfx[] = {"-wal", "-shm"};
+    struct stat db, sb;
+    char side[4096];
+
+    if (stat(path, &db) < 0)
+        return;
+    for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
+        snprintf(side, sizeof(side), "%s%s", path, sfx[i]);
+        if (stat(side, &sb) == 0 && sb.st_uid == geteuid() &&
+            (sb.st_mode & 0777) != (db.st_mode & 0777))
+            chmod(side, db.st_mode & 0777);
+    }
 }
 
 /* Open, check, migrate and prepare. 0; a fatal -EILSEQ (corrupt) or -EROFS with `fatal` set
@@ -610,7 +633,7 @@ static int db_connect(struct store *s, enum store_state *state, bool *fatal, cha
 
     *fatal = false;
     *state = STORE_OK;
-    rc = check_header(s->path, &size, err, errlen);
+    rc = check_header(s->path, &size, &v, err, errlen);
     if (rc == -EILSEQ) {
         *fatal = true;
         *state = STORE_CORRUPT;
@@ -621,6 +644,24 @@ static int db_connect(struct store *s, enum store_state *state, bool *fatal, cha
         *state = STORE_READONLY;
         return rc;
     }
+    if (v > store_schema_version()) {
+        set_err(err, errlen,
+                "%s: schema version %d is newer than this wsmon knows (%d): not writing to it "
+                "(upgrade wsmon, or use --db with another file)",
+                s->path, v, store_schema_version());
+        *fatal = true;
+        *state = STORE_CORRUPT;
+        return -EROFS;
+    }
+    /* Not writable (mode, read-only mount): paused, and SQLite is not even opened. A read-only
+     * connection would make the -wal and -shm files with the database's read-only mode, and
+     * they would keep the file read-only after write access comes back. */
+    if (faccessat(AT_FDCWD, s->path, W_OK, AT_EACCESS) < 0) {
+        set_err(err, errlen, "%s: read-only (%s)", s->path, strerror(errno));
+        *state = STORE_READONLY;
+        return -EROFS;
+    }
+    fix_sidecars(s->path);
     /* no SQLITE_OPEN_CREATE: the file exists (store_open made it with mode 0600) */
     srk = sqlite3_open_v2(s->path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, NULL);
     if (srk != SQLITE_OK) {

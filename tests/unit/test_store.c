@@ -867,7 +867,11 @@ static void readonly_child(const char *dir)
         CHILD_CHECK(mount(NULL, dir, NULL, MS_REMOUNT | MS_BIND, NULL) == 0, 37);
     else
         CHILD_CHECK(chmod(path, 0600) == 0, 38);
-    CHILD_CHECK(store_flush(f.s) == 0, 39);
+    if (store_flush(f.s) != 0) {
+        store_status(f.s, msg, sizeof(msg));
+        fprintf(stderr, "# read-only, after write access came back: %s\n", msg);
+        _exit(39);
+    }
     CHILD_CHECK(store_status(f.s, msg, sizeof(msg)) == STORE_OK, 40);
     CHILD_CHECK(count_in(path, "SELECT count(*) FROM rtt") == 50, 41);
     CHILD_CHECK(store_close(f.s) == 0, 42);
