@@ -2495,7 +2495,7 @@ size_t vm_detail(struct vm *v, const struct vm_in *in, int width, struct vm_line
         int64_t r = in->retry_in_us(in->ud, ep, conn);
 
         if (r >= 0)
-            lb_addf(&b, VM_WARN, ", next attempt in %s", vm_fmt_dur(r, s2, sizeof(s2)));
+            lb_addf(&b, VM_WARN, ", retry in %s", vm_fmt_dur(r, s2, sizeof(s2)));
     }
     if (in->paused)
         lb_add(&b, VM_WARN, ", PAUSED");
