@@ -165,7 +165,6 @@ enum stmt_id {
     ST_RUN_INSERT,
     ST_RUN_BEAT,
     ST_RUN_END,
-    ST_RUN_EP,
     ST_RTT,
     ST_EVENT,
     ST_MARKER,
@@ -466,19 +465,20 @@ int store_migrate(struct sqlite3 *db, const char *schema_sql, char *err, size_t 
     X(endpoint_id)                                                                                 \
     X(conn)                                                                                        \
     X(seq)                                                                                         \
-    X(started_us) X(opened_us) X(ended_us) X(is_tls) X(reached) X(ready_state) X(dns_us) X(tcp_us) \
-        X(tls_us) X(upgrade_us) X(open_us) X(first_message_us) X(total_us) X(dns_addr) X(remote)   \
-            X(local) X(have_tls) X(tls_version) X(tls_cipher) X(tls_alpn) X(tls_subject)           \
-                X(tls_issuer) X(tls_sans) X(tls_not_after_s) X(tls_verify) X(tls_verify_code)      \
-                    X(tls_insecure) X(have_http) X(http_status) X(http_server) X(http_upgrade)     \
-                        X(http_connection) X(http_accept_ok) X(http_location) X(http_backend)      \
-                            X(http_sticky) X(http_cookies) X(close_code) X(close_reason)           \
-                                X(close_by) X(close_frame) X(close_transport) X(open_for_us)       \
-                                    X(sys_errno) X(detail) X(pings) X(pongs) X(rtt_samples)        \
-                                        X(rtt_min_us) X(rtt_median_us) X(rtt_max_us) X(msgs_in)    \
-                                            X(msgs_out) X(bytes_in) X(bytes_out) X(first_msg)      \
-                                                X(first_binary) X(expect_seen) X(class) X(cause)   \
-                                                    X(failed_in) X(ok) X(verdict) X(hint)
+    X(started_us)                                                                                  \
+    X(opened_us) X(ended_us) X(is_tls) X(reached) X(ready_state) X(dns_us) X(tcp_us) X(tls_us)     \
+        X(upgrade_us) X(open_us) X(first_message_us) X(total_us) X(dns_addr) X(remote) X(local)    \
+            X(have_tls) X(tls_version) X(tls_cipher) X(tls_alpn) X(tls_subject) X(tls_issuer)      \
+                X(tls_sans) X(tls_not_after_s) X(tls_verify) X(tls_verify_code) X(tls_insecure)    \
+                    X(have_http) X(http_status) X(http_server) X(http_upgrade) X(http_connection)  \
+                        X(http_accept_ok) X(http_location) X(http_backend) X(http_sticky)          \
+                            X(http_cookies) X(close_code) X(close_reason) X(close_by)              \
+                                X(close_frame) X(close_transport) X(open_for_us) X(sys_errno)      \
+                                    X(detail) X(pings) X(pongs) X(rtt_samples) X(rtt_min_us)       \
+                                        X(rtt_median_us) X(rtt_max_us) X(msgs_in) X(msgs_out)      \
+                                            X(bytes_in) X(bytes_out) X(first_msg) X(first_binary)  \
+                                                X(expect_seen) X(class) X(cause) X(failed_in)      \
+                                                    X(ok) X(verdict) X(hint)
 
 enum att_col {
 #define X(name) AC_##name,
@@ -522,7 +522,6 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_RUN_INSERT] = "INSERT INTO runs(started_us, last_us, pid, version) VALUES(?1, ?2, ?3, ?4)",
     [ST_RUN_BEAT] = "UPDATE runs SET last_us = ?2 WHERE id = ?1",
     [ST_RUN_END] = "UPDATE runs SET last_us = ?2, ended_us = ?2 WHERE id = ?1",
-    [ST_RUN_EP] = "UPDATE endpoints SET last_us = ?2 WHERE id = ?1",
     [ST_RTT] = "INSERT OR REPLACE INTO rtt(endpoint_id, t_us, conn, rtt_us) VALUES(?1, ?2, ?3, ?4)",
     [ST_EVENT] = "INSERT INTO events(t_us, endpoint_id, conn, kind, class, code, text) "
                  "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -1523,7 +1522,7 @@ static void *writer_main(void *arg)
     pthread_mutex_lock(&s->mu);
     for (;;) {
         struct batch *job;
-        bool end_run, do_prune;
+        bool end_run, do_prune, corrupt;
         int64_t retain_us;
         struct job_result r;
 
@@ -1535,10 +1534,11 @@ static void *writer_main(void *arg)
         end_run = s->job_end_run;
         do_prune = s->job_prune;
         retain_us = s->retain_us;
+        corrupt = s->state == STORE_CORRUPT;
         pthread_mutex_unlock(&s->mu);
 
         pthread_mutex_lock(&s->dbmu);
-        if (s->state == STORE_CORRUPT) {
+        if (corrupt) {
             memset(&r, 0, sizeof(r));
             r.rc = SQLITE_CORRUPT;
             r.state = STORE_CORRUPT;
@@ -1556,7 +1556,8 @@ static void *writer_main(void *arg)
         if (r.rc == SQLITE_OK) {
             s->stats.rows_written += r.rows;
             s->stats.rows_pruned += r.pruned;
-            s->stats.rows_waiting -= r.rows <= s->stats.rows_waiting ? r.rows : 0;
+            s->stats.rows_waiting -=
+                r.rows <= s->stats.rows_waiting ? r.rows : s->stats.rows_waiting;
             if (job || end_run || r.pruned) {
                 s->stats.transactions++;
                 s->stats.last_txn_us = r.txn_us;
@@ -1688,7 +1689,7 @@ int store_close(struct store *s)
         return 0;
     snapshot_dirty(s);
     for (int tries = 0; tries < STORE_CLOSE_TRIES; tries++) {
-        bool left;
+        bool left, corrupt;
 
         pthread_mutex_lock(&s->mu);
         wait_idle(s);
@@ -1720,8 +1721,9 @@ int store_close(struct store *s)
             pthread_mutex_unlock(&s->mu);
             break;
         }
+        corrupt = s->state == STORE_CORRUPT;
         pthread_mutex_unlock(&s->mu);
-        if (s->state == STORE_CORRUPT)
+        if (corrupt)
             break;
         usleep(STORE_RETRY_MS * 1000 / 4);
     }
