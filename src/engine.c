@@ -459,6 +459,25 @@ static enum evt_cause cause_from_connect_error(struct conn *c, const char *msg, 
     return EVT_CAUSE_NONE; /* decided from the transport by the caller */
 }
 
+/* Cookies that load balancers set to pin a client to a target. */
+static bool sticky_cookie(const char *name)
+{
+    static const char *const names[] = {"AWSALB", "AWSALBAPP", "AWSELB", "SERVERID", "route",
+                                        "INGRESSCOOKIE", "BIGipServer", "GCLB", "ARRAffinity"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (!strncmp(name, names[i], strlen(names[i])))
+            return true;
+    return false;
+}
+
+static uint32_t fnv1a(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
 static void copy_hdr(struct lws *wsi, enum lws_token_indexes tok, char *out, size_t len)
 {
     int n = lws_hdr_copy(wsi, out, (int)len, tok);
@@ -492,9 +511,10 @@ static void on_response(struct conn *c, struct lws *wsi)
         if (lws_hdr_custom_copy(wsi, h->backend, sizeof(h->backend), key, kl) < 0)
             h->backend[0] = '\0';
     }
-    /* Set-Cookie names (never values): one fragment per header */
+    /* Set-Cookie names (never values): one fragment per header. A load balancer's sticky
+     * cookie names the target: keep its name and a hash of its value, never the value. */
     for (i = 0; h->n_cookies < EVT_COOKIES_MAX && i < 16; i++) {
-        char *eq;
+        char *eq, *semi;
         n = lws_hdr_copy_fragment(wsi, buf, sizeof(buf), WSI_TOKEN_HTTP_SET_COOKIE, i);
         if (n <= 0)
             break;
@@ -502,18 +522,51 @@ static void on_response(struct conn *c, struct lws *wsi)
         if (!eq)
             continue;
         *eq = '\0';
+        semi = strchr(eq + 1, ';');
+        if (semi)
+            *semi = '\0';
         xstrlcpy(h->cookies[h->n_cookies++], buf, EVT_COOKIE_NAME_MAX);
+        if (!h->sticky[0] && sticky_cookie(buf))
+            snprintf(h->sticky, sizeof(h->sticky), "%.*s#%08x", EVT_COOKIE_NAME_MAX - 1, buf,
+                     fnv1a(eq + 1));
     }
     /* the head as lws parsed it: status and the headers it knows */
     if (c->http_status != 101) {
-        used = (size_t)snprintf(h->head, sizeof(h->head), "HTTP/1.1 %d\r\n", c->http_status);
+        int status_tok = -1;
+
+        /* the status line first: lws keeps it as a token named "http/1.1 " */
+        for (i = 0; i < (int)WSI_TOKEN_COUNT; i++) {
+            const unsigned char *name = lws_token_to_string((enum lws_token_indexes)i);
+            if (name && !strncmp((const char *)name, "http/1.", 7) &&
+                lws_hdr_total_length(wsi, i) > 0 &&
+                lws_hdr_copy(wsi, buf, sizeof(buf), (enum lws_token_indexes)i) >= 0) {
+                status_tok = i;
+                break;
+            }
+        }
+        if (status_tok >= 0)
+            used = (size_t)snprintf(h->head, sizeof(h->head), "HTTP/1.1 %s\r\n", buf);
+        else
+            used = (size_t)snprintf(h->head, sizeof(h->head), "HTTP/1.1 %d\r\n",
+                                    c->http_status);
         for (i = 0; i < (int)WSI_TOKEN_COUNT && used < sizeof(h->head); i++) {
             const unsigned char *name = lws_token_to_string((enum lws_token_indexes)i);
             int w;
-            if (!name || !*name || name[0] == ':' || lws_hdr_total_length(wsi, i) <= 0)
+            if (i == status_tok || !name || !*name || name[0] == ':' ||
+                lws_hdr_total_length(wsi, i) <= 0)
                 continue;
-            if (lws_hdr_copy(wsi, buf, sizeof(buf), (enum lws_token_indexes)i) < 0)
+            if (i == WSI_TOKEN_HTTP_SET_COOKIE) {
+                /* names only: cookie values are credentials (DESIGN 9) */
+                size_t bl = 0;
+                buf[0] = '\0';
+                for (int k = 0; k < h->n_cookies && bl < sizeof(buf); k++)
+                    bl += (size_t)snprintf(buf + bl, sizeof(buf) - bl, "%s%s=***",
+                                           k ? ", " : "", h->cookies[k]);
+            } else if (i == WSI_TOKEN_HTTP_AUTHORIZATION || i == WSI_TOKEN_HTTP_COOKIE) {
+                snprintf(buf, sizeof(buf), "***");
+            } else if (lws_hdr_copy(wsi, buf, sizeof(buf), (enum lws_token_indexes)i) < 0) {
                 continue;
+            }
             w = snprintf(h->head + used, sizeof(h->head) - used, "%s %s\r\n", name, buf);
             if (w < 0 || (size_t)w >= sizeof(h->head) - used) {
                 h->head_truncated = true;

@@ -327,6 +327,11 @@ static void on_signal(uv_signal_t *s, int signum)
 {
     struct run *r = s->data;
 
+    if (signum == SIGHUP && r->tui) {
+        /* the dashboard's terminal hung up: quit */
+        tui_quit(r->tui);
+        return;
+    }
     if (signum == SIGHUP) {
         /* check the configuration first: a bad one is reported and the old one kept */
         struct cli tmp;

@@ -682,6 +682,32 @@ static void text_http(struct line *l, const struct model_attempt *a)
     if (h->backend[0])
         flow_item(&fl, "backend", FIXED(h->backend));
     ln_end(l);
+
+    /* a failed upgrade: the response head as parsed, a line each (at most 8) */
+    if (h->status != 101 && h->head[0]) {
+        const char *p = h->head, *end = h->head + strnlen(h->head, sizeof(h->head));
+        int lines = 0;
+
+        while (p < end && lines < 8) {
+            const char *nl = memchr(p, '\n', (size_t)(end - p));
+            size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+
+            if (len && p[len - 1] == '\r')
+                len--;
+            if (len) {
+                ln_label(l, lines ? "" : "head");
+                ln_net(l, p, len, ln_room(l));
+                ln_end(l);
+                lines++;
+            }
+            p += (nl ? (size_t)(nl - p) + 1 : len);
+        }
+        if (p < end || h->head_truncated) {
+            ln_label(l, "");
+            ln_lit(l, "...");
+            ln_end(l);
+        }
+    }
 }
 
 static void text_traffic(struct line *l, const struct model_attempt *a)
