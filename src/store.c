@@ -460,25 +460,21 @@ int store_migrate(struct sqlite3 *db, const char *schema_sql, char *err, size_t 
 
 /* ---- the connection -------------------------------------------------------------------- */
 
+/* One X() per column of the attempts table, in its order. */
+/* clang-format off */
 #define ATT_COLS(X)                                                                                \
-    X(run_id)                                                                                      \
-    X(endpoint_id)                                                                                 \
-    X(conn)                                                                                        \
-    X(seq)                                                                                         \
-    X(started_us)                                                                                  \
-    X(opened_us) X(ended_us) X(is_tls) X(reached) X(ready_state) X(dns_us) X(tcp_us) X(tls_us)     \
-        X(upgrade_us) X(open_us) X(first_message_us) X(total_us) X(dns_addr) X(remote) X(local)    \
-            X(have_tls) X(tls_version) X(tls_cipher) X(tls_alpn) X(tls_subject) X(tls_issuer)      \
-                X(tls_sans) X(tls_not_after_s) X(tls_verify) X(tls_verify_code) X(tls_insecure)    \
-                    X(have_http) X(http_status) X(http_server) X(http_upgrade) X(http_connection)  \
-                        X(http_accept_ok) X(http_location) X(http_backend) X(http_sticky)          \
-                            X(http_cookies) X(close_code) X(close_reason) X(close_by)              \
-                                X(close_frame) X(close_transport) X(open_for_us) X(sys_errno)      \
-                                    X(detail) X(pings) X(pongs) X(rtt_samples) X(rtt_min_us)       \
-                                        X(rtt_median_us) X(rtt_max_us) X(msgs_in) X(msgs_out)      \
-                                            X(bytes_in) X(bytes_out) X(first_msg) X(first_binary)  \
-                                                X(expect_seen) X(class) X(cause) X(failed_in)      \
-                                                    X(ok) X(verdict) X(hint)
+    X(run_id) X(endpoint_id) X(conn) X(seq) X(started_us) X(opened_us) X(ended_us) X(is_tls)      \
+    X(reached) X(ready_state) X(dns_us) X(tcp_us) X(tls_us) X(upgrade_us) X(open_us)             \
+    X(first_message_us) X(total_us) X(dns_addr) X(remote) X(local) X(have_tls) X(tls_version)    \
+    X(tls_cipher) X(tls_alpn) X(tls_subject) X(tls_issuer) X(tls_sans) X(tls_not_after_s)        \
+    X(tls_verify) X(tls_verify_code) X(tls_insecure) X(have_http) X(http_status) X(http_server)  \
+    X(http_upgrade) X(http_connection) X(http_accept_ok) X(http_location) X(http_backend)        \
+    X(http_sticky) X(http_cookies) X(close_code) X(close_reason) X(close_by) X(close_frame)      \
+    X(close_transport) X(open_for_us) X(sys_errno) X(detail) X(pings) X(pongs) X(rtt_samples)    \
+    X(rtt_min_us) X(rtt_median_us) X(rtt_max_us) X(msgs_in) X(msgs_out) X(bytes_in)              \
+    X(bytes_out) X(first_msg) X(first_binary) X(expect_seen) X(class) X(cause) X(failed_in)      \
+    X(ok) X(verdict) X(hint)
+/* clang-format on */
 
 enum att_col {
 #define X(name) AC_##name,
