@@ -640,7 +640,7 @@ static void tl_free(struct tl *t)
     free(t->out);
 }
 
-static int load_rows(struct hist *h, sqlite3_stmt *st, struct tl *t)
+static int load_rows(sqlite3_stmt *st, struct tl *t)
 {
     int rc;
 
@@ -650,7 +650,6 @@ static int load_rows(struct hist *h, sqlite3_stmt *st, struct tl *t)
         tl_read(st, &t->att[t->n_att++]);
     }
     sqlite3_reset(st);
-    (void)h;
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
@@ -877,15 +876,15 @@ static int tl_build(struct ctx *c, const struct ep_row *e, int64_t S, int64_t U,
     sqlite3_bind_int64(q_range, 1, e->id);
     sqlite3_bind_int64(q_range, 2, lp);
     sqlite3_bind_int64(q_range, 3, u_load);
-    if ((rc = load_rows(h, q_range, t)) != SQLITE_OK)
+    if ((rc = load_rows(q_range, t)) != SQLITE_OK)
         goto out;
     sqlite3_bind_int64(q_span, 1, e->id);
     sqlite3_bind_int64(q_span, 2, lp);
-    if ((rc = load_rows(h, q_span, t)) != SQLITE_OK)
+    if ((rc = load_rows(q_span, t)) != SQLITE_OK)
         goto out;
     sqlite3_bind_int64(q_span_null, 1, e->id);
     sqlite3_bind_int64(q_span_null, 2, lp);
-    if ((rc = load_rows(h, q_span_null, t)) != SQLITE_OK)
+    if ((rc = load_rows(q_span_null, t)) != SQLITE_OK)
         goto out;
 
     for (size_t i = 0; i < t->n_att; i++) {

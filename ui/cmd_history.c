@@ -309,8 +309,6 @@ static void csv_text(FILE *f, const char *s, size_t n)
 
 static void csv_value(FILE *f, const struct cell *c)
 {
-    char buf[64];
-
     switch (c->k) {
     case CK_NULL:
     case CK_ABSENT:
@@ -333,8 +331,7 @@ static void csv_value(FILE *f, const struct cell *c)
         csv_text(f, c->s, c->n);
         break;
     case CK_BOOL:
-        snprintf(buf, sizeof(buf), "%s", c->i ? "true" : "false");
-        fputs(buf, f);
+        fputs(c->i ? "true" : "false", f);
         break;
     }
 }
