@@ -42,6 +42,9 @@ enum {
     OPT_BACKOFF_MAX,
     OPT_STATS,
     OPT_QUIET,
+    OPT_REPLAY,
+    OPT_SINCE,
+    OPT_UNTIL,
 };
 
 static const struct option long_opts[] = {
@@ -73,6 +76,9 @@ static const struct option long_opts[] = {
     {"backoff-min", required_argument, NULL, OPT_BACKOFF_MIN},
     {"backoff-max", required_argument, NULL, OPT_BACKOFF_MAX},
     {"stats", no_argument, NULL, OPT_STATS},
+    {"replay", no_argument, NULL, OPT_REPLAY},
+    {"since", required_argument, NULL, OPT_SINCE},
+    {"until", required_argument, NULL, OPT_UNTIL},
     {"quiet", no_argument, NULL, 'q'},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
@@ -208,6 +214,10 @@ static void usage_monitor(FILE *f, const char *cmd)
           "                             $XDG_STATE_HOME/wsmon/history.db)\n"
           "      --no-db                do not record\n"
           "      --retain DUR           prune history older than DUR (e.g. 30d)\n"
+          "      --replay               watch: replay the history database (--db) through\n"
+          "                             the dashboard instead of connecting\n"
+          "      --since T, --until T   the window to replay (ISO 8601 UTC, or 2h, 30m,\n"
+          "                             yesterday; default: the last hour)\n"
           "      --stats                record: at exit, print one JSON line of counters\n"
           "                             (pings, pongs, RTT p50/p99, longest loop stall)\n"
           "  -q, --quiet                record: no state-change log on stderr\n"
@@ -424,6 +434,15 @@ int cli_parse(struct cli *c, int argc, char **argv, FILE *out, FILE *err)
         case OPT_STATS:
             c->stats = true;
             break;
+        case OPT_REPLAY:
+            c->replay = true;
+            break;
+        case OPT_SINCE:
+            c->since = optarg;
+            break;
+        case OPT_UNTIL:
+            c->until = optarg;
+            break;
         case 'q':
             c->quiet = true;
             break;
@@ -445,6 +464,22 @@ int cli_parse(struct cli *c, int argc, char **argv, FILE *out, FILE *err)
     if (c->cmd != CLI_PROBE && (c->json || c->pings != 3 || c->hold_ms >= 0)) {
         fprintf(err, "wsmon %s: --json, --pings and --hold are probe options\n", cmd_name);
         return CLI_EXIT_USAGE;
+    }
+    if ((c->replay || c->since || c->until) && c->cmd != CLI_WATCH) {
+        fprintf(err, "wsmon %s: --replay, --since and --until are watch options\n", cmd_name);
+        return CLI_EXIT_USAGE;
+    }
+    if ((c->since || c->until) && !c->replay) {
+        fprintf(err, "wsmon %s: --since and --until go with --replay\n", cmd_name);
+        return CLI_EXIT_USAGE;
+    }
+    if (c->replay) {
+        if (c->cfg.n_eps) {
+            fprintf(err, "wsmon %s: --replay shows what the history database holds; give no "
+                         "URL (use --db PATH)\n", cmd_name);
+            return CLI_EXIT_USAGE;
+        }
+        return -1; /* the endpoints come from the database */
     }
     if (c->backoff_min_ms > c->backoff_max_ms) {
         fprintf(err, "wsmon %s: --backoff-min is longer than --backoff-max\n", cmd_name);

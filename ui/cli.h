@@ -29,6 +29,9 @@ struct cli {
     int64_t backoff_max_ms;  /* --backoff-max (default 60s) */
     bool stats;              /* record --stats: one JSON line of counters at exit */
     bool quiet;              /* record --quiet: no state-change log */
+    bool replay;             /* watch --replay: stored history instead of live connections */
+    const char *since;       /* --since T (replay) */
+    const char *until;       /* --until T (replay) */
     int argc;                /* as given to cli_parse (record re-reads them on SIGHUP) */
     char **argv;
 };

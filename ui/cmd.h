@@ -12,6 +12,9 @@ int cmd_probe(struct cli *c);
 int cmd_record(struct cli *c);
 int cmd_watch(struct cli *c);
 int cmd_demo(struct cli *c);
+/* wsmon watch --replay [--db PATH] [--since T] [--until T]: stored history through the
+ * model and the dashboard (ui/cmd_replay.c). */
+int cmd_replay(struct cli *c);
 
 struct store;
 struct cfg;

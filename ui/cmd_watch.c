@@ -87,6 +87,7 @@ struct run {
     struct store *st;
     uv_timer_t store_timer;
     struct tui *tui;
+    bool banner_shown;
     struct serve *srv; /* demo */
     uv_signal_t sigint, sigterm, sighup;
     uv_timer_t grace;
@@ -275,6 +276,16 @@ static void on_store_tick(uv_timer_t *t)
     struct run *r = t->data;
 
     store_tick(r->st);
+    if (r->tui) {
+        /* a database that cannot be written is a banner for as long as it lasts */
+        char text[256];
+        enum store_state s = store_status(r->st, text, sizeof(text));
+        if (s != STORE_OK)
+            tui_banner(r->tui, text);
+        else if (r->banner_shown)
+            tui_banner(r->tui, NULL);
+        r->banner_shown = s != STORE_OK;
+    }
 }
 
 /* Open the history database unless --no-db; a database that cannot be used is a warning,

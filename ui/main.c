@@ -31,7 +31,7 @@ int main(int argc, char **argv)
             rc = cmd_record(&c);
             break;
         case CLI_WATCH:
-            rc = cmd_watch(&c);
+            rc = c.replay ? cmd_replay(&c) : cmd_watch(&c);
             break;
         case CLI_DEMO:
             rc = cmd_demo(&c);
