@@ -690,8 +690,12 @@ static int ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
     struct conn *c;
     int err = errno;
 
+    /* Only our own client connections carry our pointer, as their opaque user data: the
+     * `user` argument of context and vhost callbacks (say OPENSSL_LOAD_EXTRA_CLIENT_VERIFY_
+     * CERTS at vhost creation) is not ours, and callback 58 passes an X509_STORE_CTX there. */
+    (void)user;
+    a = wsi ? lws_get_opaque_user_data(wsi) : NULL;
     if (reason == LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION) {
-        a = lws_wsi_user(wsi);
         if (a && a->kind == ATT_HEALTH) {
             /* a health poll: verify as configured, --insecure skips */
             struct hpoll *hp = (struct hpoll *)(void *)a;
@@ -699,10 +703,8 @@ static int ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
                 tls_verify_peek(user, NULL, 1);
             return 0;
         }
-    } else {
-        a = user;
     }
-    if (!a)
+    if (!a || a->kind != ATT_WS)
         return 0;
     if (reason == LWS_CALLBACK_WSI_DESTROY) {
         c = a->conn;
@@ -944,10 +946,11 @@ static void health_emit(struct ep *ep, int status, const char *error)
 static int health_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                      size_t len)
 {
-    struct hpoll *hp = user;
+    struct hpoll *hp = wsi ? lws_get_opaque_user_data(wsi) : NULL; /* see ws_cb */
     struct ep *ep;
 
-    if (!hp)
+    (void)user;
+    if (!hp || hp->kind != ATT_HEALTH)
         return 0;
     if (reason == LWS_CALLBACK_WSI_DESTROY) {
         if (hp->ep && hp->ep->hp == hp)
@@ -1011,6 +1014,7 @@ static void health_connect(struct ep *ep)
     ci.ssl_connection = ep->health.tls ? LCCSCF_USE_SSL : 0;
     ci.alpn = "http/1.1";
     ci.userdata = hp;
+    ci.opaque_user_data = hp;
     ci.pwsi = &hp->wsi;
     ci.retry_and_idle_policy = &no_keepalive;
     ci.local_protocol_name = "wsmon-health";
@@ -1108,6 +1112,7 @@ static void lws_connect(struct conn *c)
     ci.ssl_connection = cfg->u.tls ? LCCSCF_USE_SSL : 0;
     ci.alpn = "http/1.1";
     ci.userdata = a;
+    ci.opaque_user_data = a;
     ci.pwsi = &a->wsi;
     ci.retry_and_idle_policy = &no_keepalive;
     ci.local_protocol_name = "wsmon";
