@@ -9,9 +9,9 @@
 
 #include "url.h"
 
-#define CFG_ERR_MAX 512
-#define CFG_MAX_HEADERS 32
-#define CFG_MAX_PROTOCOLS 8
+#define CFG_ERR_MAX         512
+#define CFG_MAX_HEADERS     32
+#define CFG_MAX_PROTOCOLS   8
 #define CFG_MAX_CONNECTIONS 10000
 
 enum cfg_via { CFG_VIA_NONE = 0, CFG_VIA_LB, CFG_VIA_DIRECT };
@@ -20,8 +20,8 @@ enum cfg_via { CFG_VIA_NONE = 0, CFG_VIA_LB, CFG_VIA_DIRECT };
  * NULL means unset. The `set_*` bits say which keys were given, so that defaults only fill
  * what an endpoint left unset. */
 struct cfg_ep {
-    char *name;  /* section name; NULL for URLs from the command line */
-    char *url;   /* as given */
+    char *name;   /* section name; NULL for URLs from the command line */
+    char *url;    /* as given */
     struct url u; /* parsed url (valid once url is set and parsed) */
 
     char *headers[CFG_MAX_HEADERS]; /* "Name: value", validated */
@@ -29,10 +29,10 @@ struct cfg_ep {
     char *origin;
     char *protocols[CFG_MAX_PROTOCOLS];
     size_t n_protocols;
-    char *resolve;        /* "HOST:PORT:ADDR" as given */
+    char *resolve; /* "HOST:PORT:ADDR" as given */
     char *cacert;
     bool insecure;
-    int64_t ping_ms;      /* 0 = never */
+    int64_t ping_ms; /* 0 = never */
     char *expect_message;
     int64_t expect_within_ms;
     char *send;
@@ -42,7 +42,7 @@ struct cfg_ep {
     char *group;
     enum cfg_via via;
     char *backend_header;
-    char *proxy;          /* "host:port" */
+    char *proxy; /* "host:port" */
 
     unsigned set; /* CFG_SET_* bits */
 };
@@ -67,8 +67,8 @@ enum {
     CFG_SET_PROXY = 1u << 16,
 };
 
-#define CFG_DEFAULT_PING_MS 5000
-#define CFG_DEFAULT_TIMEOUT_MS 10000
+#define CFG_DEFAULT_PING_MS          5000
+#define CFG_DEFAULT_TIMEOUT_MS       10000
 #define CFG_DEFAULT_EXPECT_WITHIN_MS 10000
 
 struct cfg {
@@ -77,7 +77,7 @@ struct cfg {
     size_t n_eps;
 };
 
-void cfg_init(struct cfg *c);  /* empty, built-in defaults in c->defaults */
+void cfg_init(struct cfg *c); /* empty, built-in defaults in c->defaults */
 void cfg_fini(struct cfg *c);
 void cfg_ep_init(struct cfg_ep *e);
 void cfg_ep_fini(struct cfg_ep *e);

@@ -24,9 +24,9 @@
 #include "tls.h"
 #include "xmem.h"
 
-#define PING_TAG "WSM1"
-#define PING_LEN 12
-#define EXPECT_BUF_MAX (64 * 1024)
+#define PING_TAG         "WSM1"
+#define PING_LEN         12
+#define EXPECT_BUF_MAX   (64 * 1024)
 #define LWS_TIMEOUT_SECS 300 /* lws's own timeouts stay out of the way of ours */
 
 struct conn;
@@ -37,10 +37,10 @@ enum att_kind { ATT_WS = 1, ATT_HEALTH };
 
 struct att {
     enum att_kind kind; /* first: tells the verify callback which struct this is */
-    struct conn *conn; /* NULL once orphaned */
+    struct conn *conn;  /* NULL once orphaned */
     struct lws *wsi;
-    bool in_connect;   /* inside lws_client_connect_via_info() */
-    bool destroyed;    /* WSI_DESTROY seen while in_connect */
+    bool in_connect; /* inside lws_client_connect_via_info() */
+    bool destroyed;  /* WSI_DESTROY seen while in_connect */
 };
 
 enum deadline { DL_NONE, DL_HANDSHAKE, DL_EXPECT };
@@ -63,14 +63,14 @@ struct conn {
     int http_status;
     enum evt_cause pending_cause; /* decided before the end (status, verify, redirect) */
     struct evt_tls tls;
-    int verify_err;              /* first X509 error seen, 0 none */
-    bool peer_close;             /* a close frame came from the server */
+    int verify_err;  /* first X509 error seen, 0 none */
+    bool peer_close; /* a close frame came from the server */
     int peer_code;
     char peer_reason[EVT_REASON_MAX];
     bool closing_by_us;
     int our_code;
     char our_reason[EVT_REASON_MAX];
-    bool kill_after_close;       /* our close is a timeout: by = timeout */
+    bool kill_after_close; /* our close is a timeout: by = timeout */
     enum evt_cause close_cause;
 
     uv_timer_t deadline;
@@ -107,7 +107,7 @@ struct ep {
     /* --health */
     struct url health;
     bool have_health;
-    struct hpoll *hp;     /* the poll running, if any */
+    struct hpoll *hp; /* the poll running, if any */
     uint64_t health_seq;
     int64_t health_t0_us;
     uv_timer_t health_timer; /* the poll's deadline */
@@ -462,8 +462,9 @@ static enum evt_cause cause_from_connect_error(struct conn *c, const char *msg, 
 /* Cookies that load balancers set to pin a client to a target. */
 static bool sticky_cookie(const char *name)
 {
-    static const char *const names[] = {"AWSALB", "AWSALBAPP", "AWSELB", "SERVERID", "route",
-                                        "INGRESSCOOKIE", "BIGipServer", "GCLB", "ARRAffinity"};
+    static const char *const names[] = {"AWSALB",      "AWSALBAPP", "AWSELB",
+                                        "SERVERID",    "route",     "INGRESSCOOKIE",
+                                        "BIGipServer", "GCLB",      "ARRAffinity"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (!strncmp(name, names[i], strlen(names[i])))
             return true;
@@ -547,8 +548,7 @@ static void on_response(struct conn *c, struct lws *wsi)
         if (status_tok >= 0)
             used = (size_t)snprintf(h->head, sizeof(h->head), "HTTP/1.1 %s\r\n", buf);
         else
-            used = (size_t)snprintf(h->head, sizeof(h->head), "HTTP/1.1 %d\r\n",
-                                    c->http_status);
+            used = (size_t)snprintf(h->head, sizeof(h->head), "HTTP/1.1 %d\r\n", c->http_status);
         for (i = 0; i < (int)WSI_TOKEN_COUNT && used < sizeof(h->head); i++) {
             const unsigned char *name = lws_token_to_string((enum lws_token_indexes)i);
             int w;
@@ -560,8 +560,8 @@ static void on_response(struct conn *c, struct lws *wsi)
                 size_t bl = 0;
                 buf[0] = '\0';
                 for (int k = 0; k < h->n_cookies && bl < sizeof(buf); k++)
-                    bl += (size_t)snprintf(buf + bl, sizeof(buf) - bl, "%s%s=***",
-                                           k ? ", " : "", h->cookies[k]);
+                    bl += (size_t)snprintf(buf + bl, sizeof(buf) - bl, "%s%s=***", k ? ", " : "",
+                                           h->cookies[k]);
             } else if (i == WSI_TOKEN_HTTP_AUTHORIZATION || i == WSI_TOKEN_HTTP_COOKIE) {
                 snprintf(buf, sizeof(buf), "***");
             } else if (lws_hdr_copy(wsi, buf, sizeof(buf), (enum lws_token_indexes)i) < 0) {
@@ -634,8 +634,7 @@ static void on_receive(struct conn *c, struct lws *wsi, const void *in, size_t l
     e.u.msg.first_len = c->rx_first_len;
     memcpy(e.u.msg.first, c->rx_first, c->rx_first_len);
     if (cfg->expect_message && !c->expect_seen && c->expect_buf &&
-        memmem(c->expect_buf, c->expect_len, cfg->expect_message,
-               strlen(cfg->expect_message))) {
+        memmem(c->expect_buf, c->expect_len, cfg->expect_message, strlen(cfg->expect_message))) {
         e.u.msg.matched = true;
         c->expect_seen = true;
         if (c->dl == DL_EXPECT) {
@@ -1124,8 +1123,8 @@ static void lws_connect(struct conn *c)
         int err = errno;
         a->wsi = NULL;
         if (c->active && c->att == a) {
-            struct end_info ei = {.by = EVT_BY_NETWORK, .code = 1006, .sys_errno = err,
-                                  .detail = "connect failed"};
+            struct end_info ei = {
+                .by = EVT_BY_NETWORK, .code = 1006, .sys_errno = err, .detail = "connect failed"};
             ei.cause = (err == ENETUNREACH || err == EHOSTUNREACH || err == EADDRNOTAVAIL)
                            ? EVT_CAUSE_UNREACHABLE
                            : EVT_CAUSE_REFUSED;
@@ -1230,8 +1229,7 @@ int engine_start(struct engine *en, uint32_t id, uint32_t idx)
     }
     c->dns_pending = true;
     if (dns_lookup(en->dns, cfg->u.host, on_dns, c, c->attempt) < 0)
-        end_simple(c, EVT_CAUSE_DNS_SERVFAIL, EVT_BY_NETWORK, 1006, "resolver unavailable",
-                   false);
+        end_simple(c, EVT_CAUSE_DNS_SERVFAIL, EVT_BY_NETWORK, 1006, "resolver unavailable", false);
     return 0;
 }
 
@@ -1339,8 +1337,7 @@ static struct lws_vhost *vhost_for(struct engine *en, const struct cfg_ep *cfg, 
     return v->vh;
 }
 
-int engine_add(struct engine *en, uint32_t id, const struct cfg_ep *cfg, char *err,
-               size_t errlen)
+int engine_add(struct engine *en, uint32_t id, const struct cfg_ep *cfg, char *err, size_t errlen)
 {
     struct ep *ep;
     size_t i;
@@ -1385,9 +1382,8 @@ int engine_add(struct engine *en, uint32_t id, const struct cfg_ep *cfg, char *e
         snprintf(ep->hdr_names[ep->n_hdrs], sizeof(ep->hdr_names[0]), "%s:", name);
         ep->hdr_values[ep->n_hdrs++] = value;
     }
-    if (cfg->resolve &&
-        cfg_parse_resolve(cfg->resolve, rhost, sizeof(rhost), &port, ep->resolve_addr,
-                          sizeof(ep->resolve_addr)) < 0) {
+    if (cfg->resolve && cfg_parse_resolve(cfg->resolve, rhost, sizeof(rhost), &port,
+                                          ep->resolve_addr, sizeof(ep->resolve_addr)) < 0) {
         snprintf(err, errlen, "bad --resolve '%s'", cfg->resolve);
         free(ep);
         return -EINVAL;
@@ -1481,8 +1477,9 @@ struct engine *engine_new(uv_loop_t *loop, engine_evt_fn fn, void *ud, char *err
     info.connect_timeout_secs = LWS_TIMEOUT_SECS;
     en->cx = lws_create_context(&info);
     if (!en->cx) {
-        snprintf(err, errlen, "libwebsockets could not start (is libwebsockets-evlib-uv "
-                              "installed?)");
+        snprintf(err, errlen,
+                 "libwebsockets could not start (is libwebsockets-evlib-uv "
+                 "installed?)");
         free(en);
         return NULL;
     }

@@ -22,8 +22,7 @@ struct engine *engine_new(uv_loop_t *loop, engine_evt_fn fn, void *ud, char *err
 
 /* Register endpoint id with its settings (borrowed: must outlive the engine) and
  * ep->connections connection slots. 0, -EINVAL (bad settings, reason in err). */
-int engine_add(struct engine *en, uint32_t id, const struct cfg_ep *ep, char *err,
-               size_t errlen);
+int engine_add(struct engine *en, uint32_t id, const struct cfg_ep *ep, char *err, size_t errlen);
 
 /* Start a new attempt on a connection slot that has none running. It emits EVT_ATTEMPT at
  * once and, later, exactly one EVT_CLOSED. Handshake timeout (ep->timeout_ms), expected

@@ -9,8 +9,8 @@
 const char *evt_kind_name(enum evt_kind k)
 {
     static const char *const n[EVT_KIND_COUNT] = {
-        "attempt", "dns", "tcp", "tls", "request", "response",
-        "open", "msg", "ping", "pong", "closing", "closed", "health", "mark",
+        "attempt", "dns",  "tcp",  "tls",     "request", "response", "open",
+        "msg",     "ping", "pong", "closing", "closed",  "health",   "mark",
     };
     return (unsigned)k < EVT_KIND_COUNT ? n[k] : "?";
 }
@@ -52,8 +52,8 @@ const char *evt_cause_name(enum evt_cause c)
 
 const char *evt_verify_name(enum evt_verify v)
 {
-    static const char *const n[] = {NULL,          "ok",        "expired", "not-yet-valid",
-                                    "hostname",    "self-signed", "untrusted", "other"};
+    static const char *const n[] = {NULL,       "ok",          "expired",   "not-yet-valid",
+                                    "hostname", "self-signed", "untrusted", "other"};
     return (unsigned)v <= EVT_VERIFY_OTHER ? n[v] : NULL;
 }
 

@@ -8,17 +8,17 @@
 
 /* Capped string sizes (bytes, including the NUL). Copies longer than the cap are
  * truncated and flagged; nothing here is sanitised: that happens on output. */
-#define EVT_ADDR_MAX 64
-#define EVT_HDR_MAX 256
-#define EVT_NAME_MAX 256
-#define EVT_HEAD_MAX 1024
-#define EVT_FIRST_MAX 128
-#define EVT_REASON_MAX 128
-#define EVT_COOKIES_MAX 4
+#define EVT_ADDR_MAX        64
+#define EVT_HDR_MAX         256
+#define EVT_NAME_MAX        256
+#define EVT_HEAD_MAX        1024
+#define EVT_FIRST_MAX       128
+#define EVT_REASON_MAX      128
+#define EVT_COOKIES_MAX     4
 #define EVT_COOKIE_NAME_MAX 32
-#define EVT_STICKY_MAX 48
-#define EVT_MARK_MAX 128
-#define EVT_EP_NONE UINT32_MAX /* an event about no endpoint in particular (markers) */
+#define EVT_STICKY_MAX      48
+#define EVT_MARK_MAX        128
+#define EVT_EP_NONE         UINT32_MAX /* an event about no endpoint in particular (markers) */
 
 /* Phases of an attempt, in order. */
 enum evt_phase {
@@ -128,7 +128,7 @@ struct evt_http {
     char cookies[EVT_COOKIES_MAX][EVT_COOKIE_NAME_MAX]; /* Set-Cookie names, not values */
     char sticky[EVT_STICKY_MAX]; /* "AWSALB#1a2b3c4d": a sticky cookie's name and a hash of
                                     its value (never the value), naming the backend */
-    char head[EVT_HEAD_MAX]; /* raw response head, capped (failed upgrades only) */
+    char head[EVT_HEAD_MAX];     /* raw response head, capped (failed upgrades only) */
     bool head_truncated;
 };
 
@@ -154,7 +154,7 @@ struct evt {
         struct evt_tls tls;
         struct evt_http http;
         struct {
-            bool out;    /* sent by us */
+            bool out; /* sent by us */
             bool binary;
             bool matched; /* contains the --expect-message text */
             uint64_t len;
@@ -179,12 +179,12 @@ struct evt {
             enum evt_cause cause; /* EVT_CAUSE_NONE: a clean end we asked for */
             enum evt_by by;
             enum evt_transport transport;
-            int code; /* what a browser's onclose shows: 1006 without a close frame */
-            bool frame; /* a close frame arrived from the server */
+            int code;           /* what a browser's onclose shows: 1006 without a close frame */
+            bool frame;         /* a close frame arrived from the server */
             bool frame_unknown; /* we closed and lws does not tell whether the server's
                                    close frame (the ack) came: frame is then null */
             char reason[EVT_REASON_MAX];
-            int sys_errno;     /* errno seen at the failure, 0 if none */
+            int sys_errno;             /* errno seen at the failure, 0 if none */
             char detail[EVT_NAME_MAX]; /* resolver or library message, for the verdict */
         } closed;
     } u;

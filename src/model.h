@@ -14,11 +14,11 @@
 /* Everything measured about one connection attempt (DESIGN section 4).
  * Durations are microseconds; -1 means "does not apply / not reached". */
 struct model_attempt {
-    uint32_t seq;         /* attempt number, from 1; 0 = no attempt yet */
-    bool tls;             /* wss:// */
-    int64_t t_start_us;   /* monotonic */
+    uint32_t seq;          /* attempt number, from 1; 0 = no attempt yet */
+    bool tls;              /* wss:// */
+    int64_t t_start_us;    /* monotonic */
     int64_t wall_start_us; /* UTC us since the epoch */
-    int64_t t_last_us;    /* monotonic time of the last event applied */
+    int64_t t_last_us;     /* monotonic time of the last event applied */
 
     /* phase ends (monotonic), -1 when not reached */
     int64_t t_dns_us, t_tcp_us, t_tls_us, t_request_us, t_response_us, t_open_us, t_first_msg_us,
@@ -26,9 +26,9 @@ struct model_attempt {
     /* durations, derived on apply (DESIGN 3.1 timings) */
     int64_t dns_us, tcp_us, tls_us, upgrade_us, open_us, first_message_us, total_us;
 
-    enum evt_phase reached;   /* last phase completed */
-    int ready_state;          /* 0 CONNECTING, 1 OPEN, 2 CLOSING, 3 CLOSED */
-    bool ended;               /* EVT_CLOSED applied */
+    enum evt_phase reached; /* last phase completed */
+    int ready_state;        /* 0 CONNECTING, 1 OPEN, 2 CLOSING, 3 CLOSED */
+    bool ended;             /* EVT_CLOSED applied */
 
     char dns_addr[EVT_ADDR_MAX];
     char remote[EVT_ADDR_MAX];
@@ -43,7 +43,7 @@ struct model_attempt {
     enum evt_cause cause;
     enum evt_by by;
     enum evt_transport transport;
-    int close_code;       /* 0 = not closed yet */
+    int close_code; /* 0 = not closed yet */
     bool close_frame;
     bool close_frame_unknown; /* shown as null */
     char close_reason[EVT_REASON_MAX];
@@ -64,10 +64,10 @@ struct model_attempt {
     bool first_binary;
 };
 
-#define MODEL_HIST 32   /* ended attempts remembered per connection */
-#define MODEL_SPARK 48  /* RTT samples kept per connection for the sparkline */
-#define MODEL_CODES 12  /* distinct close codes counted per connection */
-#define MODEL_LOG 2048  /* event log entries kept (a ring) */
+#define MODEL_HIST        32   /* ended attempts remembered per connection */
+#define MODEL_SPARK       48   /* RTT samples kept per connection for the sparkline */
+#define MODEL_CODES       12   /* distinct close codes counted per connection */
+#define MODEL_LOG         2048 /* event log entries kept (a ring) */
 #define MODEL_BACKEND_MAX 64
 
 /* One ended attempt, in brief: what multi-attempt verdicts (idle timeout, flapping,
@@ -75,14 +75,14 @@ struct model_attempt {
 struct model_end {
     uint32_t seq;
     int64_t wall_start_us, wall_end_us;
-    int64_t t_end_us;      /* monotonic */
-    int64_t open_for_us;   /* -1 never opened */
+    int64_t t_end_us;    /* monotonic */
+    int64_t open_for_us; /* -1 never opened */
     enum evt_cause cause;
     enum evt_by by;
     enum evt_phase reached;
     int code;
     int http_status;
-    bool quiet;            /* opened, then no message and no ping either way */
+    bool quiet; /* opened, then no message and no ping either way */
     char backend[MODEL_BACKEND_MAX];
 };
 
@@ -97,26 +97,26 @@ struct model_conn {
     uint32_t opened;          /* attempts that reached open */
 
     /* across attempts */
-    int64_t t_state_us;       /* monotonic time readyState (or the attempt) last changed */
-    uint32_t n_ended;         /* attempts ended; hist is a ring of the last MODEL_HIST */
+    int64_t t_state_us; /* monotonic time readyState (or the attempt) last changed */
+    uint32_t n_ended;   /* attempts ended; hist is a ring of the last MODEL_HIST */
     struct model_end hist[MODEL_HIST];
-    uint32_t cause_counts[EVT_CAUSE_COUNT]; /* ended attempts per cause (NONE = clean) */
+    uint32_t cause_counts[EVT_CAUSE_COUNT];     /* ended attempts per cause (NONE = clean) */
     struct model_code_count codes[MODEL_CODES]; /* close codes seen, most frequent kept */
     uint32_t n_codes;
     uint64_t msgs_in, msgs_out, bytes_in, bytes_out; /* totals over all attempts */
-    uint32_t spark[MODEL_SPARK]; /* last RTT samples, oldest first once full */
-    uint32_t n_spark;            /* samples ever added */
-    uint32_t life_n;             /* attempts that opened and ended */
+    uint32_t spark[MODEL_SPARK];                     /* last RTT samples, oldest first once full */
+    uint32_t n_spark;                                /* samples ever added */
+    uint32_t life_n;                                 /* attempts that opened and ended */
     int64_t life_sum_us, life_min_us, life_max_us;
     char backend[MODEL_BACKEND_MAX]; /* who served the current/last attempt */
 };
 
 struct model_health {
     uint32_t polls, failures;
-    int status;           /* last status, 0 when the last poll failed */
+    int status; /* last status, 0 when the last poll failed */
     uint32_t latency_us;
     char error[64];
-    int64_t wall_us;      /* when the last poll ended */
+    int64_t wall_us; /* when the last poll ended */
 };
 
 struct model_ep {
@@ -129,14 +129,14 @@ struct model_ep {
 /* An event log entry: state changes, health changes and markers. */
 struct model_log {
     int64_t wall_us, mono_us;
-    uint32_t ep, conn;      /* ep = EVT_EP_NONE for a global marker */
-    enum evt_kind kind;     /* EVT_OPEN, EVT_CLOSED, EVT_HEALTH or EVT_MARK */
+    uint32_t ep, conn;  /* ep = EVT_EP_NONE for a global marker */
+    enum evt_kind kind; /* EVT_OPEN, EVT_CLOSED, EVT_HEALTH or EVT_MARK */
     enum evt_cause cause;
     enum evt_by by;
     enum evt_phase reached;
-    int code;               /* close code; HTTP status for EVT_HEALTH */
+    int code; /* close code; HTTP status for EVT_HEALTH */
     int http_status;
-    int64_t dur_us;         /* OPEN: time to open; CLOSED: open for (or total if never open) */
+    int64_t dur_us;          /* OPEN: time to open; CLOSED: open for (or total if never open) */
     char text[EVT_MARK_MAX]; /* marker text, close reason, health error */
 };
 

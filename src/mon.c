@@ -17,10 +17,10 @@
 #include "url.h"
 #include "xmem.h"
 
-#define MON_SINKS_MAX 8
-#define WHEEL_SLOTS 1024  /* 10 ms each: one turn is 10.24 s */
-#define WHEEL_TICK_MS 10
-#define NAME_MAX_LEN 96
+#define MON_SINKS_MAX   8
+#define WHEEL_SLOTS     1024 /* 10 ms each: one turn is 10.24 s */
+#define WHEEL_TICK_MS   10
+#define NAME_MAX_LEN    96
 #define HEALTH_EVERY_MS 10000 /* --health poll interval */
 
 /* Per connection: reconnect state and its place on the ping wheel. */
@@ -29,14 +29,14 @@ struct mconn {
     uint32_t ep, idx;
     uv_timer_t retry;
     bool retry_init;
-    bool waiting;          /* a reconnect is scheduled */
-    int64_t retry_at_us;   /* monotonic */
-    uint32_t failures;     /* consecutive attempts that never opened */
+    bool waiting;        /* a reconnect is scheduled */
+    int64_t retry_at_us; /* monotonic */
+    uint32_t failures;   /* consecutive attempts that never opened */
     bool open;
     bool restart_after_close; /* mon_reconnect: start again as soon as it ends */
     /* ping wheel (intrusive list) */
     struct mconn *wnext, *wprev;
-    int slot;              /* -1 when not on the wheel */
+    int slot; /* -1 when not on the wheel */
     int64_t ping_at_us;
 };
 
@@ -67,7 +67,7 @@ struct mon {
     bool stopping;
     uv_timer_t wheel_timer;
     struct mconn *wheel[WHEEL_SLOTS];
-    uint64_t wheel_pos;     /* ticks since start */
+    uint64_t wheel_pos; /* ticks since start */
     int64_t wheel_t0_us;
     uint32_t seq_mark;
 };
@@ -202,8 +202,8 @@ static void dispatch(struct mon *mn, const struct evt *e)
     int i;
 
     if (model_apply(mn->m, e) < 0) {
-        log_debug("mon: event %s out of order (ep %u conn %u attempt %u)",
-                  evt_kind_name(e->kind), e->ep, e->conn, e->attempt);
+        log_debug("mon: event %s out of order (ep %u conn %u attempt %u)", evt_kind_name(e->kind),
+                  e->ep, e->conn, e->attempt);
         return;
     }
     for (i = 0; i < mn->n_sinks; i++)

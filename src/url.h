@@ -10,14 +10,14 @@
 #define URL_PATH_MAX 2048
 
 struct url {
-    bool tls;                 /* wss:// or https:// */
-    bool websocket;           /* ws:// or wss:// (else http:// or https://) */
-    char host[URL_HOST_MAX];  /* without brackets for IPv6 literals, lower-cased */
-    bool host_is_ip;          /* an IPv4 or IPv6 literal */
+    bool tls;                /* wss:// or https:// */
+    bool websocket;          /* ws:// or wss:// (else http:// or https://) */
+    char host[URL_HOST_MAX]; /* without brackets for IPv6 literals, lower-cased */
+    bool host_is_ip;         /* an IPv4 or IPv6 literal */
     bool host_is_ipv6;
-    int port;                 /* explicit or the scheme's default */
+    int port; /* explicit or the scheme's default */
     bool port_explicit;
-    char path[URL_PATH_MAX];  /* path and query, at least "/" */
+    char path[URL_PATH_MAX]; /* path and query, at least "/" */
 };
 
 /* Parse s. 0, or -EINVAL with a one-line reason in err (no trailing newline). Rejects

@@ -8,7 +8,7 @@
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
-char *xstrdup(const char *s);   /* NULL in, NULL out */
+char *xstrdup(const char *s); /* NULL in, NULL out */
 char *xstrndup(const char *s, size_t n);
 /* Copy src into dst of size n, always NUL-terminated; returns true if it was cut. */
 int xstrlcpy(char *dst, const char *src, size_t n);

@@ -319,22 +319,23 @@ int cli_parse(struct cli *c, int argc, char **argv, FILE *out, FILE *err)
     /* pass 1: help, version and the config file, which the other options override */
     opterr = 0;
     optind = 0;
-    while ((opt = getopt_long(argc - first + 1, argv + first - 1, short_opts, long_opts,
-                              NULL)) != -1) {
+    while ((opt = getopt_long(argc - first + 1, argv + first - 1, short_opts, long_opts, NULL)) !=
+           -1) {
         if (opt == 'h') {
             if (c->cmd == CLI_PROBE)
                 usage_probe(out);
             else if ((c->cmd == CLI_WATCH && first == 2) || c->cmd == CLI_RECORD)
                 usage_monitor(out, cmd_name);
             else if (c->cmd == CLI_DEMO)
-                fputs("Usage: wsmon demo [--no-color] [--color]\n"
-                      "Starts 'wsmon serve' in-process on a free loopback port and watches a set\n"
-                      "of its paths that show every state within a minute: healthy (with a\n"
-                      "health check), a stream, a connection dropped every 20 s, an idle timeout\n"
-                      "of 15 s, a 502 rejection, a close with 1011, and a via=lb / via=direct pair\n"
-                      "in one group where only the load balancer path fails. No network and no\n"
-                      "configuration needed; nothing is recorded. Keys as in 'wsmon watch'.\n",
-                      out);
+                fputs(
+                    "Usage: wsmon demo [--no-color] [--color]\n"
+                    "Starts 'wsmon serve' in-process on a free loopback port and watches a set\n"
+                    "of its paths that show every state within a minute: healthy (with a\n"
+                    "health check), a stream, a connection dropped every 20 s, an idle timeout\n"
+                    "of 15 s, a 502 rejection, a close with 1011, and a via=lb / via=direct pair\n"
+                    "in one group where only the load balancer path fails. No network and no\n"
+                    "configuration needed; nothing is recorded. Keys as in 'wsmon watch'.\n",
+                    out);
             else
                 usage_main(out);
             return CLI_EXIT_OK;
@@ -363,15 +364,15 @@ int cli_parse(struct cli *c, int argc, char **argv, FILE *out, FILE *err)
     /* pass 2: everything else */
     opterr = 1;
     optind = 0;
-    while ((opt = getopt_long(argc - first + 1, argv + first - 1, short_opts, long_opts,
-                              NULL)) != -1) {
+    while ((opt = getopt_long(argc - first + 1, argv + first - 1, short_opts, long_opts, NULL)) !=
+           -1) {
         const char *key = opt_key(opt);
         long v;
         int64_t ms;
 
         if (key) {
-            int rc = cfg_ep_set(&c->cfg.defaults, key, opt == OPT_INSECURE ? "true" : optarg,
-                                msg, sizeof(msg));
+            int rc = cfg_ep_set(&c->cfg.defaults, key, opt == OPT_INSECURE ? "true" : optarg, msg,
+                                sizeof(msg));
             if (rc < 0) {
                 const struct option *lo = long_opts;
                 while (lo->name && lo->val != opt)
@@ -392,8 +393,8 @@ int cli_parse(struct cli *c, int argc, char **argv, FILE *out, FILE *err)
             break;
         case OPT_PINGS:
             if (parse_count(optarg, 0, 1000000, &v) < 0) {
-                fprintf(err, "wsmon %s: --pings wants a whole number from 0, not '%s'\n",
-                        cmd_name, safe(optarg, sb, sizeof(sb)));
+                fprintf(err, "wsmon %s: --pings wants a whole number from 0, not '%s'\n", cmd_name,
+                        safe(optarg, sb, sizeof(sb)));
                 return CLI_EXIT_USAGE;
             }
             c->pings = (int)v;
@@ -418,7 +419,7 @@ int cli_parse(struct cli *c, int argc, char **argv, FILE *out, FILE *err)
             if (cfg_parse_duration_ms(optarg, &ms) < 0 || (opt != OPT_RETAIN && ms <= 0)) {
                 fprintf(err, "wsmon %s: --%s wants a duration (500ms, 5s, 2m, 30d), not '%s'\n",
                         cmd_name,
-                        opt == OPT_RETAIN ? "retain"
+                        opt == OPT_RETAIN        ? "retain"
                         : opt == OPT_BACKOFF_MIN ? "backoff-min"
                                                  : "backoff-max",
                         safe(optarg, sb, sizeof(sb)));
@@ -475,8 +476,10 @@ int cli_parse(struct cli *c, int argc, char **argv, FILE *out, FILE *err)
     }
     if (c->replay) {
         if (c->cfg.n_eps) {
-            fprintf(err, "wsmon %s: --replay shows what the history database holds; give no "
-                         "URL (use --db PATH)\n", cmd_name);
+            fprintf(err,
+                    "wsmon %s: --replay shows what the history database holds; give no "
+                    "URL (use --db PATH)\n",
+                    cmd_name);
             return CLI_EXIT_USAGE;
         }
         return -1; /* the endpoints come from the database */
@@ -494,14 +497,16 @@ int cli_parse(struct cli *c, int argc, char **argv, FILE *out, FILE *err)
     }
     if (c->cmd == CLI_DEMO) {
         if (c->cfg.n_eps || c->config_path) {
-            fprintf(err, "wsmon demo: the demo brings its own endpoints; use 'wsmon watch URL...'\n");
+            fprintf(err,
+                    "wsmon demo: the demo brings its own endpoints; use 'wsmon watch URL...'\n");
             return CLI_EXIT_USAGE;
         }
         return -1;
     }
     if (c->cfg.n_eps == 0) {
-        fprintf(err, "wsmon %s: no endpoint: give a URL or a config file with endpoints\n"
-                     "Try 'wsmon %s --help', or 'wsmon demo' for a tour.\n",
+        fprintf(err,
+                "wsmon %s: no endpoint: give a URL or a config file with endpoints\n"
+                "Try 'wsmon %s --help', or 'wsmon demo' for a tour.\n",
                 cmd_name, cmd_name);
         return CLI_EXIT_USAGE;
     }

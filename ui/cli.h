@@ -13,32 +13,32 @@ enum cli_cmd { CLI_WATCH, CLI_PROBE, CLI_RECORD, CLI_HISTORY, CLI_SERVE, CLI_DEM
 
 struct cli {
     enum cli_cmd cmd;
-    struct cfg cfg;      /* endpoints ready to run (cfg_ep_finish done) */
-    bool json;           /* probe --json */
-    int pings;           /* probe --pings, default 3 */
-    int64_t hold_ms;     /* probe --hold, -1 = none */
+    struct cfg cfg;  /* endpoints ready to run (cfg_ep_finish done) */
+    bool json;       /* probe --json */
+    int pings;       /* probe --pings, default 3 */
+    int64_t hold_ms; /* probe --hold, -1 = none */
     bool show_secrets;
-    int color;           /* -1 auto, 0 never, 1 always */
+    int color; /* -1 auto, 0 never, 1 always */
     int verbose;
     const char *config_path;
     /* watch, record, demo */
-    const char *db_path;     /* --db, NULL = default */
-    bool no_db;              /* --no-db */
-    int64_t retain_s;        /* --retain, 0 = keep everything */
-    int64_t backoff_min_ms;  /* --backoff-min (default 1s) */
-    int64_t backoff_max_ms;  /* --backoff-max (default 60s) */
-    bool stats;              /* record --stats: one JSON line of counters at exit */
-    bool quiet;              /* record --quiet: no state-change log */
-    bool replay;             /* watch --replay: stored history instead of live connections */
-    const char *since;       /* --since T (replay) */
-    const char *until;       /* --until T (replay) */
-    int argc;                /* as given to cli_parse (record re-reads them on SIGHUP) */
+    const char *db_path;    /* --db, NULL = default */
+    bool no_db;             /* --no-db */
+    int64_t retain_s;       /* --retain, 0 = keep everything */
+    int64_t backoff_min_ms; /* --backoff-min (default 1s) */
+    int64_t backoff_max_ms; /* --backoff-max (default 60s) */
+    bool stats;             /* record --stats: one JSON line of counters at exit */
+    bool quiet;             /* record --quiet: no state-change log */
+    bool replay;            /* watch --replay: stored history instead of live connections */
+    const char *since;      /* --since T (replay) */
+    const char *until;      /* --until T (replay) */
+    int argc;               /* as given to cli_parse (record re-reads them on SIGHUP) */
     char **argv;
 };
 
 /* Exit codes (DESIGN section 3). */
-#define CLI_EXIT_OK 0
-#define CLI_EXIT_FAIL 1
+#define CLI_EXIT_OK    0
+#define CLI_EXIT_FAIL  1
 #define CLI_EXIT_USAGE 2
 
 /* Parse argv. Returns -1 when the program should go on with c filled in, or an exit status:

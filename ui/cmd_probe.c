@@ -30,8 +30,8 @@ struct pconn {
     uint32_t ep, idx;
     bool done;
     bool holding;
-    uv_timer_t hold;  /* end of --hold */
-    uv_timer_t tick;  /* ping interval while holding */
+    uv_timer_t hold; /* end of --hold */
+    uv_timer_t tick; /* ping interval while holding */
 };
 
 struct probe {
@@ -117,8 +117,7 @@ static void on_evt(void *ud, const struct evt *e)
     const struct cfg_ep *cfg;
 
     if (model_apply(p->m, e) < 0) {
-        log_debug("event %s out of order (ep %u conn %u)", evt_kind_name(e->kind), e->ep,
-                  e->conn);
+        log_debug("event %s out of order (ep %u conn %u)", evt_kind_name(e->kind), e->ep, e->conn);
         return;
     }
     if (p->st)
@@ -132,8 +131,7 @@ static void on_evt(void *ud, const struct evt *e)
             uv_timer_start(&pc->hold, on_hold_end, (uint64_t)p->cli->hold_ms, 0);
             if (pings_wanted(p, e->ep)) {
                 engine_ping(p->en, e->ep, e->conn, cfg->timeout_ms);
-                uv_timer_start(&pc->tick, on_tick, (uint64_t)cfg->ping_ms,
-                               (uint64_t)cfg->ping_ms);
+                uv_timer_start(&pc->tick, on_tick, (uint64_t)cfg->ping_ms, (uint64_t)cfg->ping_ms);
             }
             break;
         }

@@ -30,7 +30,7 @@
 
 /* --stats: counts and a log-linear RTT histogram (16 buckets per power of two, so a
  * percentile is within about 4% of the true value), printed as one JSON line at exit. */
-#define STATS_SUB 16
+#define STATS_SUB     16
 #define STATS_BUCKETS (32 * STATS_SUB)
 struct stats {
     uint64_t pongs, pings, opens, closes;
@@ -154,8 +154,7 @@ static void log_sink(void *ud, const struct evt *e, const struct model *m)
         diag_attempt(a, &pol, &v);
         san_term(v.verdict, strlen(v.verdict), text, sizeof(text));
         fprintf(stderr, "%s %s CLOSED %d by %s after %s: %s: %s\n", t, name, l->code,
-                evt_by_name(l->by) ? evt_by_name(l->by) : "-", d, diag_class_name(v.cls),
-                text);
+                evt_by_name(l->by) ? evt_by_name(l->by) : "-", d, diag_class_name(v.cls), text);
         break;
     }
     case EVT_HEALTH:
@@ -324,8 +323,7 @@ void cmd_store_describe(struct store *st, const struct cfg *cfg,
                            e->via == CFG_VIA_LB       ? "lb"
                            : e->via == CFG_VIA_DIRECT ? "direct"
                                                       : NULL);
-        store_set_policy(st, (uint32_t)i, e->expect_message, e->expect_within_ms,
-                         e->ping_ms > 0);
+        store_set_policy(st, (uint32_t)i, e->expect_message, e->expect_within_ms, e->ping_ms > 0);
     }
 }
 
@@ -445,8 +443,7 @@ static int run_monitor(struct cli *c, enum mode mode)
     static const char *const names[] = {"record", "watch", "demo"};
     const char *name = names[mode];
     struct run r;
-    struct mon_opts o = {.backoff_min_ms = c->backoff_min_ms,
-                         .backoff_max_ms = c->backoff_max_ms};
+    struct mon_opts o = {.backoff_min_ms = c->backoff_min_ms, .backoff_max_ms = c->backoff_max_ms};
     char err[512];
 
     memset(&r, 0, sizeof(r));

@@ -13,13 +13,13 @@ struct json;
 
 /* One connection's result, everything borrowed. */
 struct report {
-    const char *endpoint;           /* endpoint name, NULL for a URL from the command line */
-    const char *url;                /* as shown (secrets already masked) */
-    int conn;                       /* connection index (0-based) */
-    int n_conns;                    /* connections of this endpoint */
+    const char *endpoint; /* endpoint name, NULL for a URL from the command line */
+    const char *url;      /* as shown (secrets already masked) */
+    int conn;             /* connection index (0-based) */
+    int n_conns;          /* connections of this endpoint */
     const struct model_attempt *a;
     const struct diag_verdict *v;
-    int64_t now_wall_s;             /* for tls.days_left */
+    int64_t now_wall_s; /* for tls.days_left */
 };
 
 /* Append the DESIGN 3.1 object for r to j (no newline). */
