@@ -10,6 +10,8 @@ Everything listens on loopback (127.0.0.0/8 or ::1) on a port the kernel picks:
 - make_certs(): a test CA and server certificates (valid, expired, not yet valid, wrong host,
   self-signed, signed by an unknown CA), made with the openssl CLI.
 - DNSResponder: a UDP DNS responder for the test names (needs root for port 53).
+- ConnectProxy: an HTTP CONNECT proxy that tunnels raw bytes to loopback targets only and
+  records each CONNECT (target, headers, bytes both ways), or refuses every CONNECT.
 
 Servers run in background threads and are stopped with stop() (or a with block).
 """
@@ -17,6 +19,7 @@ Servers run in background threads and are stopped with stop() (or a with block).
 import base64
 import errno
 import hashlib
+import ipaddress
 import os
 import random
 import select
@@ -43,6 +46,12 @@ REASONS = {200: "OK", 301: "Moved Permanently", 400: "Bad Request", 401: "Unauth
            504: "Gateway Timeout"}
 
 CONN_MAX_LIFETIME = 60.0  # no peer connection outlives this, whatever the client does
+
+
+def sticky_value(n):
+    """The AWSALB cookie value /sticky sends to its n-th backend (1, 2, 3): it carries n
+    and is distinctive enough that finding it in wsmon's output means it leaked."""
+    return "bk%d-Qv9sZt" % n
 
 
 def accept_value(key):
@@ -151,6 +160,8 @@ class PeerConn:
         self.close_sent = None      # (code, reason) of ours
         self.ended = None           # how it ended: "fin", "rst", "peer-eof", "error", ...
         self.finished = False
+        self.set_cookie = None      # the Set-Cookie value sent with the 101 (/sticky)
+        self.protocol_sent = None   # the Sec-WebSocket-Protocol answered with the 101
 
     def header(self, name):
         name = name.lower()
@@ -190,6 +201,12 @@ class WSServer:
     /reset                 reads the request, then an RST before any response
     /eof                   reads the request, then a FIN before any response
     /hang                  reads the request and never answers
+    /proto?answer=NAME     opens answering Sec-WebSocket-Protocol: NAME (default chat), then
+                           like /silent
+    /proto-bad             opens answering Sec-WebSocket-Protocol: nope (a protocol no test
+                           offers), then like /silent
+    /sticky                opens with Set-Cookie: AWSALB=sticky_value(n), n = 1, 2, 3, 1, ...
+                           per /sticky connection to this server, then like /silent
     /__sync                internal: see sync()
     Anything that is not an HTTP request (a TLS ClientHello on a plain port) gets a 400.
     """
@@ -215,6 +232,7 @@ class WSServer:
         self._threads = []
         self._socks = set()
         self._accepted = 0
+        self._sticky_n = 0
         self._thread = None
 
     # -- public ------------------------------------------------------------------------------
@@ -493,7 +511,7 @@ class WSServer:
             self._linger_until_eof(sock, 30.0)
             return
         ws_paths = ("/echo", "/silent", "/late", "/drop", "/rst", "/nopong", "/evil",
-                    "/evilclose", "/badaccept")
+                    "/evilclose", "/badaccept", "/proto", "/proto-bad", "/sticky")
         if not (p in ws_paths or p.startswith("/close/")):
             body = b"no such path\n"
             self._send(sock, b"HTTP/1.1 404 Not Found\r\nContent-Length: %d\r\n"
@@ -516,8 +534,19 @@ class WSServer:
         resp = ("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
                 "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n" % accept)
         proto = c.header("Sec-WebSocket-Protocol")
-        if proto:
-            resp += "Sec-WebSocket-Protocol: %s\r\n" % proto.split(",")[0].strip()
+        if p == "/proto":
+            c.protocol_sent = c.query.get("answer", "chat")
+        elif p == "/proto-bad":
+            c.protocol_sent = "nope"
+        elif proto:
+            c.protocol_sent = proto.split(",")[0].strip()
+        if c.protocol_sent is not None:
+            resp += "Sec-WebSocket-Protocol: %s\r\n" % c.protocol_sent
+        if p == "/sticky":
+            with self.cond:
+                self._sticky_n += 1
+                c.set_cookie = sticky_value((self._sticky_n - 1) % 3 + 1)
+            resp += "Set-Cookie: AWSALB=%s; Path=/\r\n" % c.set_cookie
         resp += "\r\n"
         self._send(sock, resp.encode())
         with self.cond:
@@ -720,6 +749,345 @@ class WSServer:
                 sock.close()
         except OSError:
             pass
+
+
+class ProxyConn:
+    """What the proxy saw on one client connection."""
+
+    def __init__(self, cid, addr):
+        self.id = cid
+        self.addr = addr            # the client's (address, port)
+        self.request_line = None
+        self.method = None
+        self.target = None          # "host:port" of a CONNECT, as sent
+        self.host = None            # the target's host (brackets of an IPv6 literal removed)
+        self.port = None
+        self.headers = []           # [(name, value)] in order
+        self.request_done = False
+        self.status = None          # the status we answered (200, 403, 502, ...)
+        self.connected_to = None    # (address, port) the tunnel reached
+        self.upstream_local = None  # (address, port) of our side of the tunnel's connection
+        self.up = 0                 # bytes tunnelled client -> target
+        self.down = 0               # bytes tunnelled target -> client
+        self.ended = None
+        self.finished = False
+
+    def header(self, name):
+        name = name.lower()
+        for k, v in self.headers:
+            if k.lower() == name:
+                return v
+        return None
+
+    def __repr__(self):
+        return ("ProxyConn(id=%d request=%r status=%r connected_to=%r up=%d down=%d "
+                "ended=%r)" % (self.id, self.request_line, self.status, self.connected_to,
+                               self.up, self.down, self.ended))
+
+
+class ConnectProxy:
+    """An HTTP CONNECT proxy (RFC 9110 9.3.6) on loopback, in a thread.
+
+    CONNECT HOST:PORT is answered "200 Connection established" and raw bytes are tunnelled
+    both ways (counted in ProxyConn.up/.down) until both sides closed. The proxy resolves
+    HOST itself, from `hosts` (name -> address; default wsmon.test and localhost ->
+    127.0.0.1) or as an IP literal, and only ever connects to a loopback address: any other
+    target gets a 502 and no connection. refuse=STATUS answers every CONNECT with STATUS
+    (e.g. 403) and a small body, then closes. A request that is not CONNECT gets a 405.
+    Every client connection is recorded (conns, connects()), in accept order.
+    """
+
+    def __init__(self, host="127.0.0.1", hosts=None, refuse=None):
+        self.host = host
+        self.hosts = dict(hosts or {"wsmon.test": "127.0.0.1", "localhost": "127.0.0.1"})
+        self.refuse = refuse
+        fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.lsock = socket.socket(fam, socket.SOCK_STREAM)
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.lsock.bind((host, 0))
+        self.lsock.listen(64)
+        self.port = self.lsock.getsockname()[1]
+        self.conns = []
+        self.cond = threading.Condition()
+        self._stop = False
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._threads = []
+        self._socks = set()
+        self._accepted = 0
+        self._thread = None
+
+    @property
+    def hostport(self):
+        return "[%s]:%d" % (self.host, self.port) if ":" in self.host else "%s:%d" % (
+            self.host, self.port)
+
+    def start(self):
+        self._thread = threading.Thread(target=self._accept_loop, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self):
+        with self.cond:
+            self._stop = True
+            socks = list(self._socks)
+        try:
+            self._wake_w.send(b"x")
+        except OSError:
+            pass
+        for s in socks:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        if self._thread:
+            self._thread.join(5)
+        for t in list(self._threads):
+            t.join(5)
+        for s in (self.lsock, self._wake_r, self._wake_w):
+            try:
+                s.close()
+            except OSError:
+                pass
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def snapshot(self):
+        with self.cond:
+            return [c for c in self.conns if c.target != "__sync:0"]
+
+    def connects(self):
+        """The CONNECT requests received (sync connections left out)."""
+        return [c for c in self.snapshot() if c.method == "CONNECT"]
+
+    def wait_for(self, pred, timeout=5.0):
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                if pred():
+                    return True
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return bool(pred())
+                self.cond.wait(left)
+
+    def wait_finished(self, n, timeout=5.0):
+        """Wait until at least n recorded connections have finished."""
+        return self.wait_for(lambda: len([c for c in self.conns if c.finished and
+                                          c.target != "__sync:0"]) >= n, timeout)
+
+    def sync(self, timeout=3.0):
+        """Barrier: once this returns True, every connection made to the proxy before the
+        call has been accepted and its request read (or it ended); accept is FIFO."""
+        fam = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        s = socket.socket(fam, socket.SOCK_STREAM)
+        s.settimeout(timeout)
+        try:
+            s.connect((self.host, self.port))
+            s.sendall(b"CONNECT __sync:0 HTTP/1.1\r\nHost: __sync:0\r\n\r\n")
+
+            def done():
+                mine = [c for c in self.conns if c.target == "__sync:0"]
+                if not mine:
+                    return False
+                upto = mine[-1].id
+                return all(c.request_done or c.finished for c in self.conns if c.id < upto)
+            return self.wait_for(done, timeout)
+        except OSError:
+            return False
+        finally:
+            s.close()
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _accept_loop(self):
+        while True:
+            try:
+                r, _, _ = select.select([self.lsock, self._wake_r], [], [])
+            except (OSError, ValueError):
+                return
+            if self._stop or self._wake_r in r:
+                return
+            try:
+                sock, addr = self.lsock.accept()
+            except OSError:
+                continue
+            with self.cond:
+                self._accepted += 1
+                c = ProxyConn(self._accepted, addr)
+                self.conns.append(c)
+                self._socks.add(sock)
+                self.cond.notify_all()
+            t = threading.Thread(target=self._serve, args=(sock, c), daemon=True)
+            self._threads.append(t)
+            t.start()
+
+    def _serve(self, sock, c):
+        socks = [sock]
+        try:
+            self._serve_inner(sock, c, socks)
+        except Exception as e:  # never crash the test: record and move on
+            if c.ended is None:
+                c.ended = "error: %r" % (e,)
+        finally:
+            for s in socks:
+                try:
+                    s.close()
+                except OSError:
+                    pass
+            with self.cond:
+                for s in socks:
+                    self._socks.discard(s)
+                c.request_done = True
+                c.finished = True
+                self.cond.notify_all()
+
+    def _answer(self, sock, c, status, reason, body=b""):
+        c.status = status
+        head = "HTTP/1.1 %d %s\r\n" % (status, reason)
+        if status != 200:
+            head += "Content-Type: text/plain\r\nContent-Length: %d\r\nConnection: close\r\n" \
+                % len(body)
+        try:
+            sock.sendall(head.encode("latin-1") + b"\r\n" + body)
+        except OSError:
+            pass
+
+    def _resolve(self, host):
+        """The loopback address to tunnel to, or None."""
+        addr = self.hosts.get(host.lower(), host)
+        try:
+            ip = ipaddress.ip_address(addr)
+        except ValueError:
+            return None
+        return str(ip) if ip.is_loopback else None
+
+    def _serve_inner(self, sock, c, socks):
+        sock.settimeout(10)
+        buf = bytearray()
+        deadline = time.monotonic() + 10
+        while b"\r\n\r\n" not in buf:
+            if len(buf) > 65536 or time.monotonic() > deadline:
+                c.ended = "bad-request"
+                return
+            try:
+                data = sock.recv(65536)
+            except OSError:
+                c.ended = "error-before-request"
+                return
+            if not data:
+                c.ended = "eof-before-request"
+                return
+            buf += data
+        head, _, rest = bytes(buf).partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        parts = lines[0].split(" ")
+        with self.cond:
+            c.request_line = lines[0]
+            c.method = parts[0]
+            c.target = parts[1] if len(parts) > 1 else ""
+            for line in lines[1:]:
+                k, _, v = line.partition(":")
+                c.headers.append((k.strip(), v.strip()))
+            h, _, p = c.target.rpartition(":")
+            c.host = h[1:-1] if h.startswith("[") and h.endswith("]") else h
+            try:
+                c.port = int(p)
+            except ValueError:
+                c.port = None
+            c.request_done = True
+            self.cond.notify_all()
+        if c.target == "__sync:0":
+            self._answer(sock, c, 204, "No Content")
+            c.ended = "sync"
+            return
+        if c.method != "CONNECT":
+            self._answer(sock, c, 405, "Method Not Allowed", b"CONNECT only\n")
+            c.ended = "not-connect"
+            return
+        if self.refuse:
+            body = ("CONNECT %s refused by the test proxy\n" % c.target).encode("latin-1")
+            self._answer(sock, c, self.refuse, REASONS.get(self.refuse, "Refused"), body)
+            c.ended = "refused"
+            _fin(sock)
+            return
+        addr = self._resolve(c.host or "")
+        if addr is None or not c.port:
+            self._answer(sock, c, 502, "Bad Gateway", b"not a loopback target\n")
+            c.ended = "not-loopback"
+            return
+        fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+        up = socket.socket(fam, socket.SOCK_STREAM)
+        socks.append(up)
+        with self.cond:
+            self._socks.add(up)
+        up.settimeout(5)
+        try:
+            up.connect((addr, c.port))
+        except OSError as e:
+            self._answer(sock, c, 502, "Bad Gateway", ("connect: %s\n" % e).encode())
+            c.ended = "connect-failed"
+            return
+        up.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with self.cond:
+            c.connected_to = up.getpeername()[:2]
+            c.upstream_local = up.getsockname()[:2]
+        self._answer(sock, c, 200, "Connection established")
+        if rest:
+            up.sendall(rest)
+            c.up += len(rest)
+        self._relay(sock, up, c)
+
+    def _relay(self, client, up, c):
+        open_r = {client: up, up: client}  # read side -> where its bytes go
+        end = time.monotonic() + CONN_MAX_LIFETIME
+        while open_r and not self._stop:
+            left = end - time.monotonic()
+            if left <= 0:
+                c.ended = "lifetime"
+                return
+            try:
+                r, _, _ = select.select(list(open_r), [], [], min(left, 1.0))
+            except (OSError, ValueError):
+                c.ended = "error"
+                return
+            for s in r:
+                dst = open_r.get(s)
+                if dst is None:
+                    continue
+                try:
+                    data = s.recv(65536)
+                except OSError as e:
+                    c.ended = "reset" if getattr(e, "errno", None) == errno.ECONNRESET \
+                        else "error: %s" % e
+                    return
+                if not data:
+                    del open_r[s]
+                    _fin(dst)
+                    continue
+                try:
+                    dst.sendall(data)
+                except OSError:
+                    c.ended = "send-failed"
+                    return
+                with self.cond:
+                    if s is client:
+                        c.up += len(data)
+                    else:
+                        c.down += len(data)
+                    self.cond.notify_all()
+        c.ended = c.ended or "closed"
+
+
+def _fin(sock):
+    try:
+        sock.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
 
 
 def refused_port(host="127.0.0.1"):
