@@ -316,6 +316,25 @@ static void diag_http(const struct model_attempt *a, struct diag_verdict *out)
         cat(out->hint, "point wsmon at the new location");
         return;
     }
+    if (a->cause == EVT_CAUSE_BAD_ACCEPT && h->accept_ok != 0 && a->detail[0]) {
+        /* a 101 that lws rejected for another reason than the accept key */
+        const char *why = strstr(a->detail, "rotocol") || strstr(a->detail, "PROTOCOL")
+                              ? "the server chose a subprotocol that was not offered"
+                          : strstr(a->detail, "UPGRADE") || strstr(a->detail, "Upgrade")
+                              ? "its Upgrade header is missing or not websocket"
+                          : strstr(a->detail, "ACCEPT")
+                              ? "it has no Sec-WebSocket-Accept"
+                          : strstr(a->detail, "EXT")
+                              ? "its extensions cannot be accepted"
+                              : "it breaks the handshake";
+        set(out, DIAG_BAD_ACCEPT, a->cause, EVT_PH_UPGRADE);
+        cat(out->verdict, "101 rejected: %s (%s)", why, a->detail);
+        if (h->server[0])
+            cat(out->verdict, " (Server: %s)", h->server);
+        cat(out->hint, "a broken proxy or server: compare with the server directly, and check "
+                       "the --protocol values it accepts");
+        return;
+    }
     if (a->cause == EVT_CAUSE_BAD_ACCEPT) {
         set(out, DIAG_BAD_ACCEPT, a->cause, EVT_PH_UPGRADE);
         cat(out->verdict, "101 with a wrong Sec-WebSocket-Accept: a broken proxy or server");
@@ -646,6 +665,25 @@ void diag_attempt(const struct model_attempt *a, const struct diag_policy *p,
             cause = a->transport == EVT_TR_RESET ? EVT_CAUSE_RESET : EVT_CAUSE_EOF;
         else if (a->by == EVT_BY_TIMEOUT && a->reached < EVT_PH_OPEN)
             cause = EVT_CAUSE_HANDSHAKE_TIMEOUT;
+    }
+
+    /* through --proxy, lws reports the CONNECT tunnel's failures as "proxy ..." */
+    if (p && p->proxy && !a->have_http && !strncmp(a->detail, "proxy", 5) &&
+        (cause == EVT_CAUSE_HTTP_STATUS || cause == EVT_CAUSE_EOF ||
+         cause == EVT_CAUSE_RESET)) {
+        if (cause == EVT_CAUSE_HTTP_STATUS) {
+            set(out, DIAG_HTTP_STATUS, cause, EVT_PH_TCP);
+            cat(out->verdict, "the proxy %s refused the tunnel to %s:%d (its answer to CONNECT "
+                "was not 200)", p->proxy, p->host ? p->host : "?", p->port);
+            cat(out->hint, "check the proxy's access rules for this host and port, and its "
+                           "credentials");
+        } else {
+            set(out, DIAG_CLOSED_BEFORE_OPEN, cause, EVT_PH_TCP);
+            cat(out->verdict, "the proxy %s closed the connection while the tunnel was set up "
+                "(%s)", p->proxy, a->detail);
+            cat(out->hint, "check that %s is an HTTP proxy that allows CONNECT", p->proxy);
+        }
+        return;
     }
 
     switch (cause) {

@@ -44,6 +44,7 @@ struct diag_policy {
     bool want_pings;    /* pings were configured */
     int64_t now_wall_s; /* for days_left (UTC seconds); passed in, never read */
     int port;           /* URL port, for "host:port" in verdicts; 0 = unknown */
+    const char *proxy;  /* --proxy HOST:PORT, NULL: none */
 };
 
 #define DIAG_TEXT_MAX 256

@@ -431,6 +431,10 @@ static enum evt_cause cause_from_connect_error(struct conn *c, const char *msg, 
         return c->pending_cause;
     if (msg && strstr(msg, "Accept hash"))
         return EVT_CAUSE_BAD_ACCEPT;
+    if (msg && !strncmp(msg, "proxy", 5)) /* the CONNECT tunnel failed */
+        return strstr(msg, "not h1") ? EVT_CAUSE_HTTP_STATUS
+               : err == ECONNRESET   ? EVT_CAUSE_RESET
+                                     : EVT_CAUSE_EOF;
     if (c->response_seen && c->http_status == 101)
         return EVT_CAUSE_BAD_ACCEPT; /* a 101 whose Upgrade/Connection lws rejected */
     if (c->reached < EVT_PH_TCP) {
@@ -1221,7 +1225,8 @@ int engine_start(struct engine *en, uint32_t id, uint32_t idx)
     c->dl = DL_HANDSHAKE;
     uv_timer_start(&c->deadline, on_deadline, (uint64_t)cfg->timeout_ms, 0);
 
-    if (c->ep->resolve_addr[0] || cfg->u.host_is_ip) {
+    /* through a proxy the proxy resolves the name (CONNECT host:port), as browsers do */
+    if (c->ep->resolve_addr[0] || cfg->u.host_is_ip || cfg->proxy) {
         xstrlcpy(c->addr, c->ep->resolve_addr[0] ? c->ep->resolve_addr : cfg->u.host,
                  sizeof(c->addr));
         lws_connect(c);

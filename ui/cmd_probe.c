@@ -213,6 +213,7 @@ static int print_results(struct probe *p)
         struct diag_policy pol = {
             .host = cfg->u.host,
             .port = cfg->u.port,
+            .proxy = cfg->proxy,
             .expect_message = cfg->expect_message,
             .expect_within_us = cfg->expect_within_ms * 1000,
             .want_pings = pings_wanted(p, (uint32_t)i),

@@ -145,6 +145,7 @@ static void log_sink(void *ud, const struct evt *e, const struct model *m)
         const struct model_attempt *a = model_attempt_get(m, l->ep, l->conn);
         struct diag_policy pol = {.host = cfg->u.host,
                                   .port = cfg->u.port,
+                                  .proxy = cfg->proxy,
                                   .expect_message = cfg->expect_message,
                                   .expect_within_us = cfg->expect_within_ms * 1000,
                                   .want_pings = cfg->ping_ms > 0,

@@ -216,8 +216,15 @@ def t_proxy_refused(ck):
         ck.note("JSON: http=%r remote=%r; the 403 in the output: %s; the proxy's address "
                 "in the output: %s" % (r.f("http"), r.f("remote"), "403" in r.stdout,
                                        px.hostport in r.stdout))
+        # DESIGN 5: the layer that failed is named: here the proxy's tunnel, not the server
+        ck.eq(r, "class", "http-status")
+        ck.eq(r, "failed_in", "tcp")
+        v = r.f("verdict") or ""
+        ck.ok("proxy" in v and px.hostport in v,
+              "verdict: want it to name the proxy %s, got %r" % (px.hostport, v))
     t = ck.text(["--proxy", px.hostport, url(target + "-text")], timeout=10)
     ck.rc(t, 1)
+    ck.ok(px.hostport in t.stdout, "text output: want the proxy %s named" % px.hostport)
     ck.note("text: the 403 in the output: %s; the proxy's address in the output: %s; "
             "stderr: %r" % ("403" in t.stdout, px.hostport in t.stdout, t.stderr))
     px.wait_finished(2, 3.0)
@@ -267,6 +274,11 @@ def t_proto_bad(ck):
         ck.eq(r, "timings_ms.open", None)
         ck.note("protocol 'nope' not offered: " + summary(r) +
                 " http.accept_ok=%r" % (r.f("http.accept_ok"),))
+        # the accept key was right: the verdict must not blame it, and must name the protocol
+        ck.ok(r.f("http.accept_ok") is not False, "http.accept_ok: the key was right, got False")
+        v = r.f("verdict") or ""
+        ck.ok("protocol" in v and "Accept" not in v,
+              "verdict: want the subprotocol named, not the accept key: %r" % (v,))
     cs = conns(S["ws"], target, 1)
     if ck.ok(len(cs) == 1, "the peer saw %d connection(s), want 1" % len(cs)):
         c = cs[0]
