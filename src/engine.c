@@ -159,6 +159,8 @@ struct engine {
 static const lws_retry_bo_t no_keepalive;
 
 static void release_response(struct conn *c, int accept_ok);
+static int health_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                     size_t len);
 static struct ep *ep_find(struct engine *en, uint32_t id); /* all zero: lws's validity pings off */
 
 static int64_t now_mono_us(void)
@@ -707,6 +709,8 @@ static int ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
             return 0;
         }
     }
+    if (a && a->kind == ATT_HEALTH) /* a health poll's wsi bound to this protocol */
+        return health_cb(wsi, reason, user, in, len);
     if (!a || a->kind != ATT_WS)
         return 0;
     if (reason == LWS_CALLBACK_WSI_DESTROY) {
