@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,8 +19,10 @@
 
 #include <sqlite3.h>
 
+#include "cfg.h"
 #include "model.h"
 #include "store.h"
+#include "url.h"
 #include "xmem.h"
 
 #define HIST_BUSY_MS   5000
@@ -632,12 +635,32 @@ struct tl {
     int64_t watched, up;
     struct outage *out;
     size_t n_out;
+    bool want_spans; /* hist_timeline: keep the spans too */
+    struct hist_span *sp;
+    size_t n_sp;
 };
 
 static void tl_free(struct tl *t)
 {
     free(t->att);
     free(t->out);
+    free(t->sp);
+}
+
+/* A span of kind k, clipped to [S, U); empty ones are left out. */
+static void tl_span(struct tl *t, int64_t a, int64_t b, enum hist_span_kind k, int64_t S, int64_t U)
+{
+    if (!t->want_spans)
+        return;
+    if (a < S)
+        a = S;
+    if (b > U)
+        b = U;
+    if (b <= a)
+        return;
+    if (t->n_sp % 64 == 0)
+        t->sp = xrealloc(t->sp, (t->n_sp + 64) * sizeof(*t->sp));
+    t->sp[t->n_sp++] = (struct hist_span){a, b, k};
 }
 
 static int load_rows(sqlite3_stmt *st, struct tl *t)
@@ -741,7 +764,7 @@ static void sweep_run(struct tl *t, const struct run_row *r, int64_t t_begin, in
     struct tl_ev *ev = NULL;
     size_t n = 0, cap = 0;
     struct down d = {0};
-    int64_t last = t_begin;
+    int64_t last = t_begin, open_from = t_begin;
     int open = 0;
 
     for (size_t i = 0; i < t->n_att; i++) {
@@ -778,13 +801,17 @@ static void sweep_run(struct tl *t, const struct run_row *r, int64_t t_begin, in
         last = at;
         switch (ev[i].kind) {
         case TL_OPEN:
-            if (open == 0)
+            if (open == 0) {
                 down_end(t, &d, at, true, S, U);
+                open_from = at;
+            }
             open++;
             break;
         case TL_CLOSE:
-            if (open > 0 && --open == 0)
+            if (open > 0 && --open == 0) {
                 d = (struct down){.active = true, .by_close = true, .start = at, .closer = ev[i].a};
+                tl_span(t, open_from, at, HIST_SPAN_OPEN, S, U);
+            }
             break;
         case TL_FAIL:
             if (open == 0 && d.active) {
@@ -795,9 +822,10 @@ static void sweep_run(struct tl *t, const struct run_row *r, int64_t t_begin, in
             break;
         }
     }
-    if (open > 0)
+    if (open > 0) {
         t->up = sat_add(t->up, overlap(last, r->end, S, U));
-    else
+        tl_span(t, open_from, r->end, HIST_SPAN_OPEN, S, U);
+    } else
         down_end(t, &d, r->end > last ? r->end : last, false, S, U);
     free(ev);
 }
@@ -809,10 +837,12 @@ static int tl_build(struct ctx *c, const struct ep_row *e, int64_t S, int64_t U,
     sqlite3_stmt *q_l0 = NULL, *q_next = NULL, *q_cov = NULL, *q_range = NULL, *q_span = NULL,
                  *q_span_null = NULL;
     int64_t l0 = HIST_NULL, next_open = HIST_NULL, lp = S, u_load;
+    bool want_spans = t->want_spans;
     int rc;
 
     memset(t, 0, sizeof(*t));
     t->ep = e;
+    t->want_spans = want_spans;
     rc = prep(h,
               "SELECT ended_us FROM attempts INDEXED BY attempts_ep_openend "
               "WHERE endpoint_id = ?1 AND opened_us IS NOT NULL AND ended_us <= ?2 "
@@ -910,8 +940,12 @@ static int tl_build(struct ctx *c, const struct ep_row *e, int64_t S, int64_t U,
         if (!yes)
             continue;
         t->watched = sat_add(t->watched, overlap(r->start, r->end, S, U));
+        tl_span(t, r->start, r->end, HIST_SPAN_WATCHED, S, U);
         sweep_run(t, r, r->start > lp ? r->start : lp, S, U);
     }
+    for (size_t i = 0; i < t->n_out; i++)
+        tl_span(t, t->out[i].start, sat_add(t->out[i].start, t->out[i].duration), HIST_SPAN_OUTAGE,
+                S, U);
 out:
     sqlite3_finalize(q_l0);
     sqlite3_finalize(q_next);
@@ -1087,7 +1121,7 @@ int hist_summary(struct hist *h, const struct hist_filter *f, hist_summary_fn fn
         const struct ep_row *e = &c.eps[i];
         struct hist_code_count codes[64];
         struct hist_summary r;
-        struct tl t;
+        struct tl t = {0};
         int64_t longest = HIST_NULL, rec_sum = 0, rec_n = 0;
 
         memset(&r, 0, sizeof(r));
@@ -1194,7 +1228,7 @@ int hist_outages(struct hist *h, const struct hist_filter *f, hist_outage_fn fn,
         return fail_rc(h, rc);
     rc = ctx_load(&c, h, f);
     for (size_t i = 0; rc == 0 && i < c.n_eps; i++) {
-        struct tl t;
+        struct tl t = {0};
         if ((rc = tl_build(&c, &c.eps[i], f->since_us, f->until_us, &t)) != 0)
             break;
         for (size_t k = 0; k < t.n_out; k++) {
@@ -1240,6 +1274,96 @@ int hist_outages(struct hist *h, const struct hist_filter *f, hist_outage_fn fn,
     }
     sqlite3_finalize(q_mark);
     free(all);
+    ctx_free(&c);
+    end(h);
+    return rc;
+}
+
+/* ---- the review screen's timeline ------------------------------------------------------ */
+
+#define Q_NEAREST_MARK                                                                             \
+    "SELECT text FROM markers WHERE t_us <= ?1 AND (endpoint_id IS NULL OR endpoint_id = ?2) "     \
+    "ORDER BY t_us DESC, id DESC LIMIT 1"
+
+int hist_timeline(struct hist *h, const struct hist_filter *f, hist_timeline_fn fn, void *ud)
+{
+    sqlite3_stmt *q_mark = NULL;
+    struct ctx c;
+    int rc;
+
+    if (!h || !f || !fn)
+        return -EINVAL;
+    if ((rc = begin(h)) != SQLITE_OK)
+        return fail_rc(h, rc);
+    rc = ctx_load(&c, h, f);
+    if (rc == 0 && prep(h, Q_NEAREST_MARK, &q_mark) != SQLITE_OK)
+        rc = -EIO;
+    for (size_t i = 0; rc == 0 && i < c.n_eps; i++) {
+        const struct ep_row *e = &c.eps[i];
+        struct tl t = {.want_spans = true};
+        struct hist_outage *o;
+        struct hist_timeline r;
+        char **marks;
+        size_t in_window = 0;
+
+        if ((rc = tl_build(&c, e, f->since_us, f->until_us, &t)) != 0) {
+            tl_free(&t);
+            break;
+        }
+        for (size_t k = 0; k < t.n_att; k++)
+            in_window += t.att[k].started >= f->since_us && t.att[k].started < f->until_us;
+        if (in_window == 0 && t.watched == 0) {
+            tl_free(&t);
+            continue; /* not watched in the window */
+        }
+        if (t.n_out > 1)
+            qsort(t.out, t.n_out, sizeof(*t.out), cmp_outage);
+        o = xcalloc(t.n_out + 1, sizeof(*o));
+        marks = xcalloc(t.n_out + 1, sizeof(*marks));
+        for (size_t k = 0; rc == 0 && k < t.n_out; k++) {
+            const struct outage *x = &t.out[k];
+            int s;
+
+            o[k].endpoint = (struct hist_str){e->name, e->name_n};
+            o[k].start_us = x->start;
+            o[k].end_us = x->end;
+            o[k].duration_us = x->duration;
+            o[k].cls = x->cls;
+            o[k].cause = x->cause;
+            o[k].http_status = x->http_status;
+            o[k].close_code = x->close_code;
+            o[k].attempts = x->attempts;
+            sqlite3_bind_int64(q_mark, 1, x->start);
+            sqlite3_bind_int64(q_mark, 2, e->id);
+            s = sqlite3_step(q_mark);
+            if (s == SQLITE_ROW) {
+                struct hist_str m = col_str(q_mark, 0);
+                size_t n;
+                marks[k] = dup_str(m, &n);
+                o[k].marker = (struct hist_str){marks[k], n};
+            } else if (s != SQLITE_DONE) {
+                rc = fail_rc(h, s);
+            }
+            sqlite3_reset(q_mark);
+        }
+        memset(&r, 0, sizeof(r));
+        r.endpoint = (struct hist_str){e->name, e->name_n};
+        r.url = (struct hist_str){e->url, e->url_n};
+        r.watched_us = t.watched;
+        r.up_us = t.up < t.watched ? t.up : t.watched;
+        r.spans = t.sp;
+        r.n_spans = t.n_sp;
+        r.outages = o;
+        r.n_outages = t.n_out;
+        if (rc == 0)
+            rc = fn(ud, &r);
+        for (size_t k = 0; k < t.n_out; k++)
+            free(marks[k]);
+        free(marks);
+        free(o);
+        tl_free(&t);
+    }
+    sqlite3_finalize(q_mark);
     ctx_free(&c);
     end(h);
     return rc;
@@ -1406,6 +1530,47 @@ int hist_attempts(struct hist *h, const struct hist_filter *f, hist_attempt_fn f
     return rc;
 }
 
+int hist_outage_attempts(struct hist *h, const char *endpoint, int64_t start_us, int64_t end_us,
+                         hist_attempt_fn fn, void *ud)
+{
+    struct hist_filter f = {HIST_ALL_BEFORE, HIST_ALL_AFTER, endpoint, NULL};
+    sqlite3_stmt *st = NULL;
+    struct ctx c;
+    int rc, s = SQLITE_DONE;
+
+    if (!h || !endpoint || !fn)
+        return -EINVAL;
+    if ((rc = begin(h)) != SQLITE_OK)
+        return fail_rc(h, rc);
+    rc = ctx_load(&c, h, &f);
+    if (rc == 0 &&
+        prep(h,
+             "SELECT " ATT_VIEW_COLS " FROM attempts a JOIN endpoints e ON e.id = a.endpoint_id "
+             "WHERE a.id IN (SELECT id FROM attempts INDEXED BY attempts_ep_time "
+             "WHERE endpoint_id = ?1 AND started_us >= ?2 AND started_us <= ?3 "
+             "UNION ALL SELECT id FROM attempts INDEXED BY attempts_ep_openend "
+             "WHERE endpoint_id = ?1 AND opened_us IS NOT NULL AND ended_us >= ?2 "
+             "AND ended_us <= ?3 AND started_us < ?2) ORDER BY a.started_us, a.id",
+             &st) != SQLITE_OK)
+        rc = -EIO;
+    if (rc == 0) {
+        sqlite3_bind_int64(st, 1, c.eps[0].id);
+        sqlite3_bind_int64(st, 2, start_us);
+        sqlite3_bind_int64(st, 3, end_us);
+        while (rc == 0 && (s = sqlite3_step(st)) == SQLITE_ROW) {
+            struct hist_attempt a;
+            att_read(st, &a);
+            rc = fn(ud, &a);
+        }
+        if (rc == 0 && s != SQLITE_DONE)
+            rc = fail_rc(h, s);
+    }
+    sqlite3_finalize(st);
+    ctx_free(&c);
+    end(h);
+    return rc;
+}
+
 int hist_events(struct hist *h, const struct hist_filter *f, hist_event_fn fn, void *ud)
 {
     sqlite3_stmt *st = NULL;
@@ -1497,4 +1662,1200 @@ int hist_markers(struct hist *h, const struct hist_filter *f, hist_marker_fn fn,
     ctx_free(&c);
     end(h);
     return rc;
+}
+
+/* ---- replay ------------------------------------------------------------------------------ */
+
+/* The text fields of an attempt, copied from the file (capped to their event fields). */
+enum rp_str {
+    RS_DNS_ADDR,
+    RS_REMOTE,
+    RS_LOCAL,
+    RS_TLS_VERSION,
+    RS_TLS_CIPHER,
+    RS_TLS_ALPN,
+    RS_TLS_SUBJECT,
+    RS_TLS_ISSUER,
+    RS_TLS_SANS,
+    RS_HTTP_SERVER,
+    RS_HTTP_UPGRADE,
+    RS_HTTP_CONNECTION,
+    RS_HTTP_LOCATION,
+    RS_HTTP_BACKEND,
+    RS_HTTP_STICKY,
+    RS_HTTP_COOKIES,
+    RS_CLOSE_REASON,
+    RS_DETAIL,
+    RS_COUNT
+};
+
+#define RP_PRE_MAX    8 /* ATTEMPT DNS TCP TLS REQUEST RESPONSE OPEN */
+#define RP_PINGS_MAX  8 /* unanswered pings replayed at the end of an attempt */
+#define RP_POST_MAX   (RP_PINGS_MAX + 2)
+#define RP_MARGIN_US  (600 * INT64_C(1000000))  /* a handshake running at since began after this */
+#define RP_SPREAD_MAX (INT64_C(10000000000000)) /* ~115 days: spreads longer are cut */
+#define RP_NO_TIME    INT64_MAX
+
+struct rp_att {
+    int64_t id, run_id;
+    uint32_t ep, slot, conn_db, seq;
+    int64_t started, opened, ended, run_start, run_end; /* HIST_NULL when not */
+    int64_t dns_us, tcp_us, tls_us, upgrade_us, open_us, first_message_us;
+    bool is_tls, have_tls, have_http, tls_insecure, first_binary, expect_seen;
+    int64_t tls_not_after_s;
+    int tls_verify, tls_verify_code, http_status, http_accept_ok;
+    int close_code, close_by, close_transport, close_frame, sys_errno;
+    enum evt_cause cause;
+    int64_t pings, pongs, msgs_in, msgs_out, bytes_in, bytes_out;
+    char *str[RS_COUNT];
+    unsigned char first[EVT_FIRST_MAX];
+    uint32_t first_len;
+    bool has_first;
+
+    /* the schedule */
+    int64_t pre_t[RP_PRE_MAX];
+    uint8_t pre_k[RP_PRE_MAX];
+    uint8_t n_pre;
+    int64_t t_open, t_first, t_last, t_end;
+    uint32_t n_in, n_out;
+    uint8_t post_k[RP_POST_MAX];
+    uint8_t n_post;
+
+    /* iteration */
+    uint8_t ip, iq;
+    uint32_t k_in, k_out;
+};
+
+struct rp_rtt {
+    int64_t t;
+    uint32_t ep, conn_db, rtt_us;
+};
+
+struct rp_misc {
+    int64_t t;
+    uint32_t ep; /* EVT_EP_NONE for a global marker */
+    enum evt_kind kind;
+    int status;
+    uint32_t latency_us;
+    size_t order;
+    char text[EVT_MARK_MAX];
+};
+
+struct rp_ep {
+    int64_t db_id;
+    char *name, *url, *grp, *via;
+    uint32_t n_slots, slot_base;
+    bool pings, health;
+};
+
+struct rp_slot {
+    int64_t att; /* the attempt running on it (index), -1 none */
+    bool open;
+};
+
+struct hist_replay {
+    int64_t since, until;
+    struct rp_ep *eps;
+    size_t n_eps;
+    struct rp_att *att;
+    size_t n_att;
+    struct rp_rtt *rtt;
+    size_t n_rtt;
+    struct rp_misc *misc;
+    size_t n_misc;
+    struct hist_replay_stats st;
+
+    /* iteration */
+    uint32_t *heap; /* attempts with events left, by their next event */
+    size_t n_heap;
+    size_t ri, mi;
+    struct rp_slot *slots;
+    size_t n_slots;
+    bool have_pending;
+    struct evt pending; /* the PONG after the PING just returned */
+};
+
+static int64_t rp_add(int64_t t, int64_t d)
+{
+    if (d == HIST_NULL)
+        return t;
+    return sat_add(t, d);
+}
+
+static char *rp_dup(sqlite3_stmt *st, int i, size_t cap)
+{
+    struct hist_str s = col_str(st, i);
+    size_t n;
+
+    if (!s.s)
+        return NULL;
+    n = strnlen(s.s, s.n);
+    return xstrndup(s.s, n < cap ? n : cap - 1);
+}
+
+/* An enum column by name (1..max), or 0. */
+static int rp_enum(sqlite3_stmt *st, int i, const char *(*name)(int), int max)
+{
+    int v = col_enum(st, i, name, max);
+
+    return v < 0 ? 0 : v;
+}
+
+#define RP_COLS                                                                                    \
+    "a.id, a.run_id, a.conn, a.seq, a.started_us, a.opened_us, a.ended_us, a.is_tls, a.dns_us, "   \
+    "a.tcp_us, a.tls_us, a.upgrade_us, a.open_us, a.first_message_us, a.dns_addr, a.remote, "      \
+    "a.local, a.have_tls, a.tls_version, a.tls_cipher, a.tls_alpn, a.tls_subject, a.tls_issuer, "  \
+    "a.tls_sans, a.tls_not_after_s, a.tls_verify, a.tls_verify_code, a.tls_insecure, "             \
+    "a.have_http, a.http_status, a.http_server, a.http_upgrade, a.http_connection, "               \
+    "a.http_accept_ok, a.http_location, a.http_backend, a.http_sticky, a.http_cookies, "           \
+    "a.close_code, a.close_reason, a.close_by, a.close_frame, a.close_transport, a.sys_errno, "    \
+    "a.detail, a.cause, a.pings, a.pongs, a.msgs_in, a.msgs_out, a.bytes_in, a.bytes_out, "        \
+    "a.first_msg, a.first_binary, a.expect_seen, r.started_us, coalesce(r.ended_us, r.last_us)"
+
+static int64_t col_count(sqlite3_stmt *st, int i)
+{
+    int64_t v = col_i64(st, i);
+
+    return v == HIST_NULL || v < 0 ? 0 : v;
+}
+
+static void rp_read(sqlite3_stmt *st, struct rp_att *a)
+{
+    int i = 0;
+    int64_t v;
+
+    memset(a, 0, sizeof(*a));
+    a->id = sqlite3_column_int64(st, i++);
+    a->run_id = sqlite3_column_int64(st, i++);
+    a->conn_db = (uint32_t)col_int(st, i++, 0, INT_MAX, 0);
+    v = col_i64(st, i++);
+    a->seq = v == HIST_NULL || v < 1 || v > UINT32_MAX ? 1 : (uint32_t)v;
+    a->started = sqlite3_column_int64(st, i++);
+    a->opened = col_i64(st, i++);
+    a->ended = col_i64(st, i++);
+    a->is_tls = sqlite3_column_int64(st, i++) != 0;
+    a->dns_us = col_dur(st, i++);
+    a->tcp_us = col_dur(st, i++);
+    a->tls_us = col_dur(st, i++);
+    a->upgrade_us = col_dur(st, i++);
+    a->open_us = col_dur(st, i++);
+    a->first_message_us = col_dur(st, i++);
+    a->str[RS_DNS_ADDR] = rp_dup(st, i++, EVT_ADDR_MAX);
+    a->str[RS_REMOTE] = rp_dup(st, i++, EVT_ADDR_MAX);
+    a->str[RS_LOCAL] = rp_dup(st, i++, EVT_ADDR_MAX);
+    a->have_tls = sqlite3_column_int64(st, i++) != 0;
+    a->str[RS_TLS_VERSION] = rp_dup(st, i++, 16);
+    a->str[RS_TLS_CIPHER] = rp_dup(st, i++, 64);
+    a->str[RS_TLS_ALPN] = rp_dup(st, i++, 16);
+    a->str[RS_TLS_SUBJECT] = rp_dup(st, i++, EVT_NAME_MAX);
+    a->str[RS_TLS_ISSUER] = rp_dup(st, i++, EVT_NAME_MAX);
+    a->str[RS_TLS_SANS] = rp_dup(st, i++, EVT_NAME_MAX);
+    a->tls_not_after_s = col_i64(st, i++);
+    if (a->tls_not_after_s == HIST_NULL)
+        a->tls_not_after_s = 0;
+    a->tls_verify = rp_enum(st, i++, verify_name, EVT_VERIFY_OTHER);
+    a->tls_verify_code = col_int(st, i++, INT_MIN, INT_MAX, 0);
+    a->tls_insecure = sqlite3_column_int64(st, i++) != 0;
+    a->have_http = sqlite3_column_int64(st, i++) != 0;
+    a->http_status = col_int(st, i++, 0, 999, 0);
+    a->str[RS_HTTP_SERVER] = rp_dup(st, i++, EVT_HDR_MAX);
+    a->str[RS_HTTP_UPGRADE] = rp_dup(st, i++, EVT_HDR_MAX);
+    a->str[RS_HTTP_CONNECTION] = rp_dup(st, i++, EVT_HDR_MAX);
+    v = col_i64(st, i++);
+    a->http_accept_ok = v == HIST_NULL ? -1 : v != 0;
+    a->str[RS_HTTP_LOCATION] = rp_dup(st, i++, EVT_HDR_MAX);
+    a->str[RS_HTTP_BACKEND] = rp_dup(st, i++, EVT_HDR_MAX);
+    a->str[RS_HTTP_STICKY] = rp_dup(st, i++, EVT_STICKY_MAX);
+    a->str[RS_HTTP_COOKIES] = rp_dup(st, i++, EVT_COOKIES_MAX * EVT_COOKIE_NAME_MAX);
+    a->close_code = col_int(st, i++, 0, 65535, 0);
+    a->str[RS_CLOSE_REASON] = rp_dup(st, i++, EVT_REASON_MAX);
+    a->close_by = rp_enum(st, i++, by_name, EVT_BY_TIMEOUT);
+    v = col_i64(st, i++);
+    a->close_frame = v == HIST_NULL ? -1 : v != 0;
+    a->close_transport = rp_enum(st, i++, transport_name, EVT_TR_RESET);
+    a->sys_errno = col_int(st, i++, 0, INT_MAX, 0);
+    a->str[RS_DETAIL] = rp_dup(st, i++, EVT_NAME_MAX);
+    a->cause = col_cause(st, i++);
+    a->pings = col_count(st, i++);
+    a->pongs = col_count(st, i++);
+    a->msgs_in = col_count(st, i++);
+    a->msgs_out = col_count(st, i++);
+    a->bytes_in = col_count(st, i++);
+    a->bytes_out = col_count(st, i++);
+    if (sqlite3_column_type(st, i) != SQLITE_NULL) {
+        const void *b = sqlite3_column_blob(st, i);
+        int n = sqlite3_column_bytes(st, i);
+
+        a->first_len = n > 0 ? (uint32_t)(n < EVT_FIRST_MAX ? n : EVT_FIRST_MAX) : 0;
+        if (b && a->first_len)
+            memcpy(a->first, b, a->first_len);
+        a->has_first = true;
+    }
+    i++;
+    a->first_binary = sqlite3_column_int64(st, i++) != 0;
+    a->expect_seen = sqlite3_column_int64(st, i++) != 0;
+    a->run_start = col_i64(st, i++);
+    a->run_end = col_i64(st, i++);
+    /* times from the file may be anything: an order that events can have */
+    if (a->opened != HIST_NULL && a->opened < a->started)
+        a->opened = a->started;
+    if (a->ended != HIST_NULL && a->ended < a->started)
+        a->ended = a->started;
+    if (a->ended != HIST_NULL && a->opened != HIST_NULL && a->ended < a->opened)
+        a->ended = a->opened;
+}
+
+static void rp_att_free(struct rp_att *a)
+{
+    for (int i = 0; i < RS_COUNT; i++)
+        free(a->str[i]);
+}
+
+static void rp_pre(struct rp_att *a, enum evt_kind k, int64_t t)
+{
+    if (a->n_pre >= RP_PRE_MAX)
+        return;
+    if (a->n_pre > 0 && t < a->pre_t[a->n_pre - 1])
+        t = a->pre_t[a->n_pre - 1];
+    a->pre_t[a->n_pre] = t;
+    a->pre_k[a->n_pre++] = (uint8_t)k;
+}
+
+static uint32_t rp_cap(int64_t n, struct hist_replay_stats *st, bool *capped)
+{
+    if (n > HIST_REPLAY_MSGS_MAX) {
+        *capped = true;
+        return HIST_REPLAY_MSGS_MAX;
+    }
+    st->msgs += (uint64_t)n;
+    return (uint32_t)n;
+}
+
+/* When each event of the attempt happens. The phases are placed from their stored durations,
+ * so the model derives the same durations again; messages, known only as counters, are spread
+ * evenly over the time the attempt was open. */
+static void rp_plan(struct rp_att *a, struct hist_replay_stats *st)
+{
+    int64_t t0 = a->started, t_dns = HIST_NULL, t_tcp = HIST_NULL, t_tls = HIST_NULL, base;
+    bool capped = false;
+
+    a->t_open = a->t_end = HIST_NULL;
+    rp_pre(a, EVT_ATTEMPT, t0);
+    base = t0;
+    if (a->dns_us != HIST_NULL) {
+        t_dns = rp_add(t0, a->dns_us);
+        rp_pre(a, EVT_DNS, t_dns);
+        base = t_dns;
+    }
+    if (a->tcp_us != HIST_NULL) {
+        t_tcp = rp_add(t_dns != HIST_NULL ? t_dns : t0, a->tcp_us);
+        rp_pre(a, EVT_TCP, t_tcp);
+        base = t_tcp;
+    }
+    if (a->have_tls) {
+        t_tls = t_tcp != HIST_NULL ? rp_add(t_tcp, a->tls_us) : base;
+        rp_pre(a, EVT_TLS, t_tls);
+        base = t_tls;
+    }
+    if (a->opened != HIST_NULL)
+        a->t_open = a->open_us != HIST_NULL ? rp_add(t0, a->open_us) : a->opened;
+    if (a->have_http) {
+        int64_t t_resp = a->upgrade_us != HIST_NULL ? rp_add(base, a->upgrade_us)
+                         : a->t_open != HIST_NULL   ? a->t_open
+                         : a->ended != HIST_NULL    ? a->ended
+                                                    : base;
+        rp_pre(a, EVT_REQUEST, base);
+        rp_pre(a, EVT_RESPONSE, t_resp);
+    } else if (a->cause == EVT_CAUSE_HANDSHAKE_TIMEOUT && t_tcp != HIST_NULL) {
+        rp_pre(a, EVT_REQUEST, base); /* written, never answered */
+    }
+    if (a->t_open != HIST_NULL) {
+        rp_pre(a, EVT_OPEN, a->t_open);
+        a->t_open = a->pre_t[a->n_pre - 1];
+        /* until the end, or while the recorder ran (the counters are its last snapshot) */
+        a->t_last = a->ended != HIST_NULL     ? a->ended
+                    : a->run_end != HIST_NULL ? a->run_end
+                                              : a->t_open;
+        if (a->t_last < a->t_open)
+            a->t_last = a->t_open;
+        if (a->t_last - a->t_open > RP_SPREAD_MAX)
+            a->t_last = a->t_open + RP_SPREAD_MAX;
+        a->t_first = a->first_message_us != HIST_NULL ? rp_add(t0, a->first_message_us) : a->t_open;
+        if (a->t_first < a->t_open)
+            a->t_first = a->t_open;
+        if (a->t_first > a->t_last)
+            a->t_first = a->t_last;
+        a->n_in = rp_cap(a->msgs_in, st, &capped);
+        a->n_out = rp_cap(a->msgs_out, st, &capped);
+        st->msgs_capped += capped;
+    }
+    if (a->ended != HIST_NULL) {
+        int64_t last = a->pre_t[a->n_pre - 1];
+
+        a->t_end = a->ended < last ? last : a->ended;
+        if (a->t_open != HIST_NULL && a->t_end < a->t_last)
+            a->t_end = a->t_last;
+        if (a->t_open != HIST_NULL) {
+            int64_t lost = a->pings - a->pongs;
+
+            for (int64_t k = 0; k < lost && k < RP_PINGS_MAX; k++)
+                a->post_k[a->n_post++] = EVT_PING;
+            if (a->close_frame == 1 || a->close_by == EVT_BY_CLIENT)
+                a->post_k[a->n_post++] = EVT_CLOSING;
+        }
+        a->post_k[a->n_post++] = EVT_CLOSED;
+    }
+}
+
+static int64_t rp_in_t(const struct rp_att *a, uint32_t k)
+{
+    if (k == 0)
+        return a->t_first;
+    return a->t_first + (a->t_last - a->t_first) * (int64_t)k / (int64_t)a->n_in;
+}
+
+static int64_t rp_out_t(const struct rp_att *a, uint32_t k)
+{
+    return a->t_open + (a->t_last - a->t_open) * (int64_t)k / (int64_t)a->n_out;
+}
+
+/* The next event of an attempt: its time and kind (and for a message, which); RP_NO_TIME
+ * when it has none left. */
+static int64_t rp_att_peek(const struct rp_att *a, enum evt_kind *k, bool *in)
+{
+    if (a->ip < a->n_pre) {
+        *k = (enum evt_kind)a->pre_k[a->ip];
+        return a->pre_t[a->ip];
+    }
+    if (a->k_in < a->n_in || a->k_out < a->n_out) {
+        int64_t ti = a->k_in < a->n_in ? rp_in_t(a, a->k_in) : RP_NO_TIME;
+        int64_t to = a->k_out < a->n_out ? rp_out_t(a, a->k_out) : RP_NO_TIME;
+
+        *k = EVT_MSG;
+        *in = ti <= to;
+        return *in ? ti : to;
+    }
+    if (a->iq < a->n_post) {
+        *k = (enum evt_kind)a->post_k[a->iq];
+        return a->t_end;
+    }
+    return RP_NO_TIME;
+}
+
+/* Ordering of the candidates at one instant: an attempt's start and handshake first, then the
+ * samples, then its end, then health and markers. */
+static int rp_rank(enum evt_kind k)
+{
+    return k == EVT_CLOSED || k == EVT_CLOSING || k == EVT_PING ? 2 : 0;
+}
+
+static bool heap_less(const struct hist_replay *r, uint32_t x, uint32_t y)
+{
+    enum evt_kind kx = EVT_ATTEMPT, ky = EVT_ATTEMPT;
+    bool in;
+    int64_t tx = rp_att_peek(&r->att[x], &kx, &in), ty = rp_att_peek(&r->att[y], &ky, &in);
+
+    if (tx != ty)
+        return tx < ty;
+    if (rp_rank(kx) != rp_rank(ky))
+        return rp_rank(kx) < rp_rank(ky);
+    return x < y;
+}
+
+static void heap_down(struct hist_replay *r, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, m = i;
+        uint32_t t;
+
+        if (l < r->n_heap && heap_less(r, r->heap[l], r->heap[m]))
+            m = l;
+        if (l + 1 < r->n_heap && heap_less(r, r->heap[l + 1], r->heap[m]))
+            m = l + 1;
+        if (m == i)
+            return;
+        t = r->heap[i];
+        r->heap[i] = r->heap[m];
+        r->heap[m] = t;
+        i = m;
+    }
+}
+
+void hist_replay_rewind(struct hist_replay *r)
+{
+    if (!r)
+        return;
+    r->n_heap = 0;
+    for (size_t i = 0; i < r->n_att; i++) {
+        struct rp_att *a = &r->att[i];
+
+        a->ip = a->iq = 0;
+        a->k_in = a->k_out = 0;
+        r->heap[r->n_heap++] = (uint32_t)i;
+    }
+    for (size_t i = r->n_heap / 2; i-- > 0;)
+        heap_down(r, i);
+    for (size_t i = 0; i < r->n_slots; i++)
+        r->slots[i] = (struct rp_slot){-1, false};
+    r->ri = r->mi = 0;
+    r->have_pending = false;
+}
+
+static void cp_str(char *dst, size_t cap, const char *src)
+{
+    xstrlcpy(dst, src ? src : "", cap);
+}
+
+/* The event of attempt a's next step; advances it. */
+static void rp_att_event(struct hist_replay *r, struct rp_att *a, struct evt *e)
+{
+    enum evt_kind k = EVT_ATTEMPT;
+    bool in = false;
+    int64_t t = rp_att_peek(a, &k, &in);
+    struct rp_slot *sl = &r->slots[r->eps[a->ep].slot_base + a->slot];
+
+    memset(e, 0, sizeof(*e));
+    e->kind = k;
+    e->ep = a->ep;
+    e->conn = a->slot;
+    e->attempt = a->seq;
+    e->t_mono_us = e->t_wall_us = t;
+    if (a->ip < a->n_pre)
+        a->ip++;
+    else if (k == EVT_MSG && in)
+        a->k_in++;
+    else if (k == EVT_MSG)
+        a->k_out++;
+    else
+        a->iq++;
+
+    switch (k) {
+    case EVT_ATTEMPT:
+        e->u.attempt.tls = a->is_tls;
+        sl->att = a - r->att;
+        sl->open = false;
+        break;
+    case EVT_DNS:
+        cp_str(e->u.dns.addr, sizeof(e->u.dns.addr), a->str[RS_DNS_ADDR]);
+        e->u.dns.n_addrs = e->u.dns.addr[0] ? 1 : 0;
+        break;
+    case EVT_TCP:
+        cp_str(e->u.tcp.remote, sizeof(e->u.tcp.remote), a->str[RS_REMOTE]);
+        cp_str(e->u.tcp.local, sizeof(e->u.tcp.local), a->str[RS_LOCAL]);
+        break;
+    case EVT_TLS: {
+        struct evt_tls *x = &e->u.tls;
+
+        cp_str(x->version, sizeof(x->version), a->str[RS_TLS_VERSION]);
+        cp_str(x->cipher, sizeof(x->cipher), a->str[RS_TLS_CIPHER]);
+        cp_str(x->alpn, sizeof(x->alpn), a->str[RS_TLS_ALPN]);
+        cp_str(x->subject, sizeof(x->subject), a->str[RS_TLS_SUBJECT]);
+        cp_str(x->issuer, sizeof(x->issuer), a->str[RS_TLS_ISSUER]);
+        cp_str(x->sans, sizeof(x->sans), a->str[RS_TLS_SANS]);
+        x->not_after_s = a->tls_not_after_s;
+        x->verify = (enum evt_verify)a->tls_verify;
+        x->verify_code = a->tls_verify_code;
+        x->insecure = a->tls_insecure;
+        break;
+    }
+    case EVT_RESPONSE: {
+        struct evt_http *x = &e->u.http;
+        const char *c = a->str[RS_HTTP_COOKIES];
+
+        x->status = a->http_status;
+        x->accept_ok = a->http_accept_ok;
+        cp_str(x->server, sizeof(x->server), a->str[RS_HTTP_SERVER]);
+        cp_str(x->upgrade, sizeof(x->upgrade), a->str[RS_HTTP_UPGRADE]);
+        cp_str(x->connection, sizeof(x->connection), a->str[RS_HTTP_CONNECTION]);
+        cp_str(x->location, sizeof(x->location), a->str[RS_HTTP_LOCATION]);
+        cp_str(x->backend, sizeof(x->backend), a->str[RS_HTTP_BACKEND]);
+        cp_str(x->sticky, sizeof(x->sticky), a->str[RS_HTTP_STICKY]);
+        /* "a;b;c": the Set-Cookie names */
+        while (c && *c && x->n_cookies < EVT_COOKIES_MAX) {
+            size_t n = strcspn(c, ";");
+
+            if (n > 0) {
+                size_t m = n < EVT_COOKIE_NAME_MAX ? n : EVT_COOKIE_NAME_MAX - 1;
+                memcpy(x->cookies[x->n_cookies], c, m);
+                x->cookies[x->n_cookies++][m] = '\0';
+            }
+            c += n;
+            if (*c == ';')
+                c++;
+        }
+        break;
+    }
+    case EVT_OPEN:
+        sl->open = true;
+        break;
+    case EVT_MSG:
+        e->u.msg.out = !in;
+        if (in) {
+            uint64_t n = a->n_in, each = (uint64_t)a->bytes_in / n;
+            bool first = a->k_in == 1;
+
+            e->u.msg.len = each + (first ? (uint64_t)a->bytes_in % n : 0);
+            e->u.msg.binary = a->first_binary;
+            if (first && a->has_first) {
+                memcpy(e->u.msg.first, a->first, a->first_len);
+                e->u.msg.first_len = a->first_len;
+                e->u.msg.matched = a->expect_seen;
+            }
+        } else {
+            uint64_t n = a->n_out, each = (uint64_t)a->bytes_out / n;
+
+            e->u.msg.len = each + (a->k_out == 1 ? (uint64_t)a->bytes_out % n : 0);
+        }
+        break;
+    case EVT_CLOSING:
+        e->u.closing.by_us = a->close_by == EVT_BY_CLIENT;
+        break;
+    case EVT_CLOSED:
+        e->u.closed.cause = a->cause;
+        e->u.closed.by = (enum evt_by)a->close_by;
+        e->u.closed.transport = (enum evt_transport)a->close_transport;
+        e->u.closed.code = a->close_code;
+        e->u.closed.frame = a->close_frame == 1;
+        e->u.closed.frame_unknown = a->close_frame < 0 && a->close_code != 0;
+        cp_str(e->u.closed.reason, sizeof(e->u.closed.reason), a->str[RS_CLOSE_REASON]);
+        e->u.closed.sys_errno = a->sys_errno;
+        cp_str(e->u.closed.detail, sizeof(e->u.closed.detail), a->str[RS_DETAIL]);
+        sl->open = false;
+        break;
+    default:
+        break;
+    }
+}
+
+/* The slot whose running attempt holds stored connection conn of ep, open; NULL if none. */
+static const struct rp_att *rp_rtt_owner(const struct hist_replay *r, const struct rp_rtt *x)
+{
+    const struct rp_ep *e = &r->eps[x->ep];
+
+    for (uint32_t s = 0; s < e->n_slots; s++) {
+        const struct rp_slot *sl = &r->slots[e->slot_base + s];
+
+        if (sl->att >= 0 && sl->open && r->att[sl->att].conn_db == x->conn_db)
+            return &r->att[sl->att];
+    }
+    return NULL;
+}
+
+/* Which source has the next event: 0 attempts, 1 samples, 2 health and markers, -1 none. Samples
+ * no open attempt can take are dropped on the way. */
+static int rp_pick(struct hist_replay *r, int64_t *t_out)
+{
+    int64_t ta = RP_NO_TIME, tr, tm;
+    int rank = 0, best = -1;
+
+    for (;;) {
+        tr = r->ri < r->n_rtt ? r->rtt[r->ri].t : RP_NO_TIME;
+        if (tr == RP_NO_TIME || rp_rtt_owner(r, &r->rtt[r->ri]))
+            break;
+        /* a sample whose attempt is not open (yet): it comes before the attempt's open, or
+         * after a later one started; the model would refuse it */
+        if (r->n_heap) {
+            enum evt_kind k;
+            bool in;
+            int64_t t = rp_att_peek(&r->att[r->heap[0]], &k, &in);
+            if (t < tr || (t == tr && rp_rank(k) == 0))
+                break; /* attempts first: the sample may have an owner then */
+        }
+        r->ri++;
+    }
+    if (r->n_heap) {
+        enum evt_kind k;
+        bool in;
+
+        ta = rp_att_peek(&r->att[r->heap[0]], &k, &in);
+        rank = rp_rank(k);
+        best = 0;
+    }
+    tm = r->mi < r->n_misc ? r->misc[r->mi].t : RP_NO_TIME;
+    if (tr != RP_NO_TIME && (best < 0 || tr < ta || (tr == ta && rank > 0))) {
+        best = 1;
+        ta = tr;
+    }
+    if (tm != RP_NO_TIME && (best < 0 || tm < ta)) {
+        best = 2;
+        ta = tm;
+    }
+    *t_out = ta;
+    return best;
+}
+
+int64_t hist_replay_peek(struct hist_replay *r)
+{
+    int64_t t;
+
+    if (!r)
+        return RP_NO_TIME;
+    if (r->have_pending)
+        return r->pending.t_mono_us;
+    /* rp_pick drops the samples nobody can take on the way */
+    if (rp_pick(r, &t) < 0 || t >= r->until)
+        return RP_NO_TIME;
+    return t;
+}
+
+bool hist_replay_next(struct hist_replay *r, struct evt *out)
+{
+    int64_t t;
+    int src;
+
+    if (!r)
+        return false;
+    if (r->have_pending) {
+        *out = r->pending;
+        r->have_pending = false;
+        return true;
+    }
+    src = rp_pick(r, &t);
+    if (src < 0 || t >= r->until)
+        return false;
+    if (src == 0) {
+        struct rp_att *a = &r->att[r->heap[0]];
+
+        enum evt_kind k;
+        bool in;
+
+        rp_att_event(r, a, out);
+        if (rp_att_peek(a, &k, &in) == RP_NO_TIME)
+            r->heap[0] = r->heap[--r->n_heap];
+        heap_down(r, 0);
+        return true;
+    }
+    if (src == 1) {
+        const struct rp_rtt *x = &r->rtt[r->ri++];
+        const struct rp_att *a = rp_rtt_owner(r, x);
+        int64_t tp = x->t - x->rtt_us;
+
+        memset(out, 0, sizeof(*out));
+        out->kind = EVT_PING;
+        out->ep = a->ep;
+        out->conn = a->slot;
+        out->attempt = a->seq;
+        if (tp < a->t_open)
+            tp = a->t_open;
+        out->t_mono_us = out->t_wall_us = tp;
+        r->pending = *out;
+        r->pending.kind = EVT_PONG;
+        r->pending.t_mono_us = r->pending.t_wall_us = x->t;
+        r->pending.u.pong.rtt_us = x->rtt_us;
+        r->have_pending = true;
+        return true;
+    }
+    {
+        const struct rp_misc *m = &r->misc[r->mi++];
+
+        memset(out, 0, sizeof(*out));
+        out->kind = m->kind;
+        out->ep = m->ep;
+        out->t_mono_us = out->t_wall_us = m->t;
+        if (m->kind == EVT_MARK) {
+            cp_str(out->u.mark.text, sizeof(out->u.mark.text), m->text);
+        } else {
+            out->u.health.status = m->status;
+            out->u.health.latency_us = m->latency_us;
+            cp_str(out->u.health.error, sizeof(out->u.health.error), m->text);
+        }
+        return true;
+    }
+}
+
+/* ---- replay: loading --------------------------------------------------------------------- */
+
+static int cmp_rp_att(const void *x, const void *y)
+{
+    const struct rp_att *a = x, *b = y;
+
+    if (a->started != b->started)
+        return a->started < b->started ? -1 : 1;
+    return (a->id > b->id) - (a->id < b->id);
+}
+
+static int cmp_rp_rtt(const void *x, const void *y)
+{
+    const struct rp_rtt *a = x, *b = y;
+
+    if (a->t != b->t)
+        return a->t < b->t ? -1 : 1;
+    if (a->ep != b->ep)
+        return a->ep < b->ep ? -1 : 1;
+    return (a->conn_db > b->conn_db) - (a->conn_db < b->conn_db);
+}
+
+static int cmp_rp_misc(const void *x, const void *y)
+{
+    const struct rp_misc *a = x, *b = y;
+
+    if (a->t != b->t)
+        return a->t < b->t ? -1 : 1;
+    return (a->order > b->order) - (a->order < b->order);
+}
+
+void hist_replay_free(struct hist_replay *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->n_eps; i++) {
+        free(r->eps[i].name);
+        free(r->eps[i].url);
+        free(r->eps[i].grp);
+        free(r->eps[i].via);
+    }
+    for (size_t i = 0; i < r->n_att; i++)
+        rp_att_free(&r->att[i]);
+    free(r->eps);
+    free(r->att);
+    free(r->rtt);
+    free(r->misc);
+    free(r->heap);
+    free(r->slots);
+    free(r);
+}
+
+void hist_replay_get_stats(const struct hist_replay *r, struct hist_replay_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (r)
+        *out = r->st;
+}
+
+struct rp_group {
+    int64_t run, start, end;
+    uint32_t conn, slot;
+};
+
+static int cmp_rp_group(const void *x, const void *y)
+{
+    const struct rp_group *a = x, *b = y;
+
+    if (a->start != b->start)
+        return a->start < b->start ? -1 : 1;
+    if (a->run != b->run)
+        return a->run < b->run ? -1 : 1;
+    return (a->conn > b->conn) - (a->conn < b->conn);
+}
+
+/* The model's connections of endpoint ep: the attempts of one recorder run and stored
+ * connection share one; a later run takes the same ones again, a run at the same time (two
+ * recorders on one file) gets its own. */
+static void rp_slots(struct hist_replay *r, uint32_t ep, size_t from, size_t to)
+{
+    struct rp_group *g = NULL;
+    int64_t *slot_end = NULL;
+    size_t n = 0;
+    uint32_t n_slots = 0;
+
+    for (size_t i = from; i < to; i++) {
+        const struct rp_att *a = &r->att[i];
+        int64_t end = a->ended != HIST_NULL ? a->ended : a->started;
+        size_t k = 0;
+
+        while (k < n && !(g[k].run == a->run_id && g[k].conn == a->conn_db))
+            k++;
+        if (k == n) {
+            if (n % 16 == 0)
+                g = xrealloc(g, (n + 16) * sizeof(*g));
+            g[n++] = (struct rp_group){a->run_id, a->started, end, a->conn_db, 0};
+        }
+        if (a->run_start != HIST_NULL && a->run_start < g[k].start)
+            g[k].start = a->run_start;
+        if (a->started < g[k].start)
+            g[k].start = a->started;
+        if (a->run_end != HIST_NULL && a->run_end > g[k].end)
+            g[k].end = a->run_end;
+        if (end > g[k].end)
+            g[k].end = end;
+    }
+    if (n > 1)
+        qsort(g, n, sizeof(*g), cmp_rp_group);
+    for (size_t k = 0; k < n; k++) {
+        uint32_t s = n_slots;
+
+        /* the same index as stored when it is free, else the first free one */
+        if (g[k].conn < n_slots && slot_end[g[k].conn] <= g[k].start)
+            s = g[k].conn;
+        else
+            for (uint32_t j = 0; j < n_slots && s == n_slots; j++)
+                if (slot_end[j] <= g[k].start)
+                    s = j;
+        if (s == n_slots) {
+            if (n_slots >= CFG_MAX_CONNECTIONS) {
+                g[k].slot = UINT32_MAX; /* beyond what a configuration can hold */
+                continue;
+            }
+            slot_end = xrealloc(slot_end, (n_slots + 1) * sizeof(*slot_end));
+            slot_end[n_slots++] = INT64_MIN;
+        }
+        g[k].slot = s;
+        if (g[k].end > slot_end[s])
+            slot_end[s] = g[k].end;
+    }
+    for (size_t i = from; i < to; i++) {
+        struct rp_att *a = &r->att[i];
+        size_t k = 0;
+
+        while (k < n && !(g[k].run == a->run_id && g[k].conn == a->conn_db))
+            k++;
+        a->slot = k < n ? g[k].slot : UINT32_MAX;
+    }
+    r->eps[ep].n_slots = n_slots ? n_slots : 1;
+    free(g);
+    free(slot_end);
+}
+
+/* "health check: HTTP 200 in 1.234 ms" / "health check failed: ERROR", as the store wrote it. */
+static void rp_health_text(struct rp_misc *m, struct hist_str s)
+{
+    static const char failed[] = "health check failed: ";
+    char buf[256];
+    double ms;
+    size_t n = s.s ? strnlen(s.s, s.n) : 0;
+
+    if (n >= sizeof(buf))
+        n = sizeof(buf) - 1;
+    if (n)
+        memcpy(buf, s.s, n);
+    buf[n] = '\0';
+    if (!strncmp(buf, failed, sizeof(failed) - 1)) {
+        xstrlcpy(m->text, buf + sizeof(failed) - 1, sizeof(m->text));
+        return;
+    }
+    if (sscanf(buf, "health check: HTTP %*d in %lf ms", &ms) == 1 && ms >= 0 && ms < 4e6)
+        m->latency_us = (uint32_t)(ms * 1000.0 + 0.5);
+}
+
+static struct rp_misc *rp_misc_add(struct hist_replay *r)
+{
+    if (r->n_misc % 64 == 0)
+        r->misc = xrealloc(r->misc, (r->n_misc + 64) * sizeof(*r->misc));
+    memset(&r->misc[r->n_misc], 0, sizeof(r->misc[0]));
+    r->misc[r->n_misc].order = r->n_misc;
+    return &r->misc[r->n_misc++];
+}
+
+static int rp_ep_index(const struct hist_replay *r, int64_t db_id, uint32_t *out)
+{
+    for (size_t i = 0; i < r->n_eps; i++) {
+        if (r->eps[i].db_id == db_id) {
+            *out = (uint32_t)i;
+            return 0;
+        }
+    }
+    return -ENOENT;
+}
+
+/* The RTT samples of endpoint ep from `from` to until, at most cap of them (the newest). */
+static int rp_load_rtt(struct hist *h, struct hist_replay *r, sqlite3_stmt *q, sqlite3_stmt *q_n,
+                       uint32_t ep, int64_t from, size_t cap)
+{
+    size_t first = r->n_rtt, got = 0;
+    int rc;
+
+    sqlite3_bind_int64(q, 1, r->eps[ep].db_id);
+    sqlite3_bind_int64(q, 2, from);
+    sqlite3_bind_int64(q, 3, r->until);
+    sqlite3_bind_int64(q, 4, (int64_t)cap + 1);
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        int64_t rtt = col_i64(q, 2);
+
+        if (++got > cap)
+            break;
+        if (rtt < 0 || rtt > UINT32_MAX)
+            continue;
+        if (r->n_rtt % 4096 == 0)
+            r->rtt = xrealloc(r->rtt, (r->n_rtt + 4096) * sizeof(*r->rtt));
+        r->rtt[r->n_rtt++] = (struct rp_rtt){sqlite3_column_int64(q, 0), ep,
+                                             (uint32_t)col_int(q, 1, 0, INT_MAX, 0), (uint32_t)rtt};
+    }
+    sqlite3_reset(q);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return fail_rc(h, rc);
+    if (got > cap) {
+        int64_t all = 0;
+
+        sqlite3_bind_int64(q_n, 1, r->eps[ep].db_id);
+        sqlite3_bind_int64(q_n, 2, from);
+        sqlite3_bind_int64(q_n, 3, r->until);
+        if ((rc = step_i64(q_n, &all)) != SQLITE_OK)
+            return fail_rc(h, rc);
+        r->st.rtt_dropped += all > (int64_t)cap ? (uint64_t)(all - (int64_t)cap) : 0;
+    }
+    if (r->n_rtt > first)
+        r->eps[ep].pings = true;
+    return 0;
+}
+
+struct hist_replay *hist_replay_load(struct hist *h, int64_t since, int64_t until, char *err,
+                                     size_t errlen)
+{
+    sqlite3_stmt *q_ep = NULL, *q_att = NULL, *q_rtt = NULL, *q_rtt_n = NULL, *q_mark = NULL,
+                 *q_health = NULL;
+    struct hist_replay *r;
+    int64_t first = since;
+    size_t n_slots = 0;
+    int rc, s;
+
+    if (err && errlen)
+        err[0] = '\0';
+    if (!h || until <= since) {
+        set_err(err, errlen, "the replay window is empty");
+        return NULL;
+    }
+    if ((rc = begin(h)) != SQLITE_OK) {
+        fail_rc(h, rc);
+        set_err(err, errlen, "%s", h->err);
+        return NULL;
+    }
+    r = xcalloc(1, sizeof(*r));
+    r->since = since;
+    r->until = until;
+    rc = prep(h, "SELECT id, name, url, grp, via FROM endpoints ORDER BY name, id", &q_ep);
+    if (rc == SQLITE_OK)
+        rc = prep(h,
+                  "SELECT " RP_COLS " FROM attempts a LEFT JOIN runs r ON r.id = a.run_id "
+                  "WHERE a.id IN (SELECT id FROM attempts INDEXED BY attempts_ep_time "
+                  "WHERE endpoint_id = ?1 AND started_us >= ?2 AND started_us < ?3 "
+                  "UNION ALL SELECT id FROM attempts INDEXED BY attempts_ep_openend "
+                  "WHERE endpoint_id = ?1 AND opened_us IS NOT NULL AND ended_us >= ?2 "
+                  "AND started_us < ?2 "
+                  "UNION ALL SELECT id FROM attempts INDEXED BY attempts_ep_openend "
+                  "WHERE endpoint_id = ?1 AND opened_us IS NOT NULL AND ended_us IS NULL "
+                  "AND started_us < ?2 "
+                  "UNION ALL SELECT id FROM attempts INDEXED BY attempts_ep_time "
+                  "WHERE endpoint_id = ?1 AND started_us >= ?4 AND started_us < ?2 "
+                  "AND opened_us IS NULL AND (ended_us IS NULL OR ended_us >= ?2)) "
+                  "ORDER BY a.started_us, a.id",
+                  &q_att);
+    while (rc == SQLITE_OK && (s = sqlite3_step(q_ep)) == SQLITE_ROW) {
+        struct hist_str name = col_str(q_ep, 1);
+        size_t before = r->n_att, n;
+        uint32_t ep = (uint32_t)r->n_eps;
+
+        if (!name.s)
+            continue;
+        sqlite3_bind_int64(q_att, 1, sqlite3_column_int64(q_ep, 0));
+        sqlite3_bind_int64(q_att, 2, since);
+        sqlite3_bind_int64(q_att, 3, until);
+        sqlite3_bind_int64(q_att, 4,
+                           since > INT64_MIN + RP_MARGIN_US ? since - RP_MARGIN_US : since);
+        while ((s = sqlite3_step(q_att)) == SQLITE_ROW) {
+            struct rp_att *a;
+
+            if (r->n_att % 256 == 0)
+                r->att = xrealloc(r->att, (r->n_att + 256) * sizeof(*r->att));
+            a = &r->att[r->n_att];
+            rp_read(q_att, a);
+            /* still running at since by its row, but its recorder had stopped before: a crash
+             * left it unended; nothing is known of it in the window */
+            if (a->ended == HIST_NULL && a->started < since && a->run_end != HIST_NULL &&
+                a->run_end < since) {
+                rp_att_free(a);
+                continue;
+            }
+            a->ep = ep;
+            r->n_att++;
+        }
+        sqlite3_reset(q_att);
+        if (s != SQLITE_DONE) {
+            rc = s;
+            break;
+        }
+        if (r->n_att == before)
+            continue;
+        r->eps = xrealloc(r->eps, (r->n_eps + 1) * sizeof(*r->eps));
+        memset(&r->eps[ep], 0, sizeof(r->eps[ep]));
+        r->eps[ep].db_id = sqlite3_column_int64(q_ep, 0);
+        r->eps[ep].name = dup_str(name, &n);
+        r->eps[ep].url = rp_dup(q_ep, 2, URL_PATH_MAX + URL_HOST_MAX + 32);
+        r->eps[ep].grp = rp_dup(q_ep, 3, 128);
+        r->eps[ep].via = rp_dup(q_ep, 4, 16);
+        r->n_eps++;
+        rp_slots(r, ep, before, r->n_att);
+    }
+    if (rc == SQLITE_OK && s != SQLITE_DONE)
+        rc = s;
+    if (rc != SQLITE_OK)
+        goto fail;
+
+    /* attempts a configuration cannot hold (over CFG_MAX_CONNECTIONS slots) are left out */
+    {
+        size_t k = 0;
+
+        for (size_t i = 0; i < r->n_att; i++) {
+            if (r->att[i].slot == UINT32_MAX)
+                rp_att_free(&r->att[i]);
+            else
+                r->att[k++] = r->att[i];
+        }
+        r->n_att = k;
+    }
+    if (r->n_att > 1)
+        qsort(r->att, r->n_att, sizeof(*r->att), cmp_rp_att);
+    for (size_t i = 0; i < r->n_eps; i++) {
+        r->eps[i].slot_base = (uint32_t)n_slots;
+        n_slots += r->eps[i].n_slots;
+    }
+    for (size_t i = 0; i < r->n_att; i++) {
+        struct rp_att *a = &r->att[i];
+
+        rp_plan(a, &r->st);
+        if (a->started < first)
+            first = a->started;
+        if (a->pings > 0)
+            r->eps[a->ep].pings = true;
+    }
+
+    /* RTT samples, from each endpoint's first attempt */
+    rc = prep(h,
+              "SELECT t_us, conn, rtt_us FROM rtt WHERE endpoint_id = ?1 AND t_us >= ?2 "
+              "AND t_us < ?3 ORDER BY t_us DESC LIMIT ?4",
+              &q_rtt);
+    if (rc == SQLITE_OK)
+        rc = prep(h, "SELECT count(*) FROM rtt WHERE endpoint_id = ?1 AND t_us >= ?2 AND t_us < ?3",
+                  &q_rtt_n);
+    if (rc != SQLITE_OK)
+        goto fail;
+    for (uint32_t ep = 0; ep < r->n_eps; ep++) {
+        int64_t from = until;
+
+        for (size_t i = 0; i < r->n_att; i++)
+            if (r->att[i].ep == ep && r->att[i].started < from)
+                from = r->att[i].started;
+        if ((rc = rp_load_rtt(h, r, q_rtt, q_rtt_n, ep, from, HIST_REPLAY_RTT_MAX / r->n_eps)) != 0)
+            goto fail_errno;
+    }
+
+    /* markers and health changes from the first attempt on */
+    rc = prep(h,
+              "SELECT t_us, endpoint_id, text FROM markers INDEXED BY markers_time "
+              "WHERE t_us >= ?1 AND t_us < ?2 ORDER BY t_us, id",
+              &q_mark);
+    if (rc == SQLITE_OK)
+        rc = prep(h,
+                  "SELECT t_us, endpoint_id, code, text FROM events INDEXED BY events_time "
+                  "WHERE t_us >= ?1 AND t_us < ?2 AND kind = 'health' ORDER BY t_us, id",
+                  &q_health);
+    if (rc != SQLITE_OK)
+        goto fail;
+    sqlite3_bind_int64(q_mark, 1, first);
+    sqlite3_bind_int64(q_mark, 2, until);
+    while ((s = sqlite3_step(q_mark)) == SQLITE_ROW) {
+        uint32_t ep = EVT_EP_NONE;
+        struct hist_str text = col_str(q_mark, 2);
+        struct rp_misc *m;
+
+        if (sqlite3_column_type(q_mark, 1) != SQLITE_NULL &&
+            rp_ep_index(r, sqlite3_column_int64(q_mark, 1), &ep) < 0)
+            continue; /* about an endpoint not replayed */
+        m = rp_misc_add(r);
+        m->t = sqlite3_column_int64(q_mark, 0);
+        m->ep = ep;
+        m->kind = EVT_MARK;
+        if (text.s) {
+            size_t n = strnlen(text.s, text.n);
+            memcpy(m->text, text.s, n < sizeof(m->text) ? n : sizeof(m->text) - 1);
+        }
+        r->st.marks++;
+    }
+    if (s != SQLITE_DONE) {
+        rc = s;
+        goto fail;
+    }
+    sqlite3_bind_int64(q_health, 1, first);
+    sqlite3_bind_int64(q_health, 2, until);
+    while ((s = sqlite3_step(q_health)) == SQLITE_ROW) {
+        uint32_t ep;
+        struct rp_misc *m;
+
+        if (sqlite3_column_type(q_health, 1) == SQLITE_NULL ||
+            rp_ep_index(r, sqlite3_column_int64(q_health, 1), &ep) < 0)
+            continue;
+        m = rp_misc_add(r);
+        m->t = sqlite3_column_int64(q_health, 0);
+        m->ep = ep;
+        m->kind = EVT_HEALTH;
+        m->status = col_int(q_health, 2, 0, 999, 0);
+        rp_health_text(m, col_str(q_health, 3));
+        r->eps[ep].health = true;
+        r->st.health++;
+    }
+    if (s != SQLITE_DONE) {
+        rc = s;
+        goto fail;
+    }
+    if (r->n_rtt > 1)
+        qsort(r->rtt, r->n_rtt, sizeof(*r->rtt), cmp_rp_rtt);
+    if (r->n_misc > 1)
+        qsort(r->misc, r->n_misc, sizeof(*r->misc), cmp_rp_misc);
+
+    r->heap = xcalloc(r->n_att + 1, sizeof(*r->heap));
+    r->n_slots = n_slots;
+    r->slots = xcalloc(n_slots + 1, sizeof(*r->slots));
+    hist_replay_rewind(r);
+    r->st.endpoints = r->n_eps;
+    r->st.attempts = r->n_att;
+    r->st.rtt = r->n_rtt;
+    r->st.first_us = r->n_att || r->n_misc ? first : INT64_MAX;
+    for (size_t i = 0; i < r->n_misc; i++)
+        if (r->misc[i].t < r->st.first_us)
+            r->st.first_us = r->misc[i].t;
+    rc = SQLITE_OK;
+    goto out;
+
+fail:
+    fail_rc(h, rc);
+fail_errno:
+    set_err(err, errlen, "%s", h->err);
+    hist_replay_free(r);
+    r = NULL;
+out:
+    sqlite3_finalize(q_ep);
+    sqlite3_finalize(q_att);
+    sqlite3_finalize(q_rtt);
+    sqlite3_finalize(q_rtt_n);
+    sqlite3_finalize(q_mark);
+    sqlite3_finalize(q_health);
+    end(h);
+    return r;
+}
+
+int hist_replay_cfg(const struct hist_replay *r, struct cfg *cfg, char *err, size_t errlen)
+{
+    char e2[CFG_ERR_MAX], num[32];
+
+    cfg_init(cfg);
+    for (size_t i = 0; r && i < r->n_eps; i++) {
+        const struct rp_ep *e = &r->eps[i];
+        struct cfg_ep *ce;
+
+        /* the URL as stored (masked); one that does not parse any more still has a name */
+        if (!e->url || cfg_add_url(cfg, e->url, e2, sizeof(e2)) < 0) {
+            if (cfg_add_url(cfg, "ws://unknown.invalid/", err, errlen) < 0)
+                goto fail;
+        }
+        ce = &cfg->eps[cfg->n_eps - 1];
+        ce->name = xstrdup(e->name);
+        snprintf(num, sizeof(num), "%" PRIu32, e->n_slots);
+        if (e->n_slots > 1 && cfg_ep_set(ce, "connections", num, err, errlen) < 0)
+            goto fail;
+        if (!e->pings && cfg_ep_set(ce, "ping", "0", err, errlen) < 0)
+            goto fail;
+        /* group and via are only shown and compared: a value the parser refuses is left out */
+        if (e->grp && e->grp[0])
+            cfg_ep_set(ce, "group", e->grp, e2, sizeof(e2));
+        if (e->via && e->via[0])
+            cfg_ep_set(ce, "via", e->via, e2, sizeof(e2));
+        if (cfg_ep_finish(ce, &cfg->defaults, err, errlen) < 0)
+            goto fail;
+        if (e->health && !ce->health)
+            ce->health = xstrdup("(recorded)");
+    }
+    return 0;
+fail:
+    cfg_fini(cfg);
+    cfg_init(cfg);
+    return -EINVAL;
 }

@@ -149,6 +149,83 @@ int hist_events(struct hist *h, const struct hist_filter *f, hist_event_fn fn, v
 int hist_markers(struct hist *h, const struct hist_filter *f, hist_marker_fn fn, void *ud);
 const char *hist_error(const struct hist *h);
 
+/* ---- the review screen's timeline ------------------------------------------------------- */
+
+enum hist_span_kind {
+    HIST_SPAN_WATCHED, /* a recorder watched the endpoint */
+    HIST_SPAN_OPEN,    /* some connection of it was OPEN */
+    HIST_SPAN_OUTAGE,  /* an outage (struct hist_outage) */
+};
+
+/* [start_us, end_us), clipped to the window; end_us > start_us. */
+struct hist_span {
+    int64_t start_us, end_us;
+    enum hist_span_kind kind;
+};
+
+/* One endpoint over the window: what the summary and the outages views compute, as spans. */
+struct hist_timeline {
+    struct hist_str endpoint, url;
+    int64_t watched_us, up_us;
+    const struct hist_span *spans; /* every kind, in no particular order */
+    size_t n_spans;
+    const struct hist_outage *outages; /* overlapping the window, oldest first */
+    size_t n_outages;
+};
+
+typedef int (*hist_timeline_fn)(void *ud, const struct hist_timeline *r);
+
+/* The endpoints watched (or with attempts) in the window, by name, each with its spans and
+ * outages: one consistent snapshot. f->cls is ignored. 0, a callback's return, -EIO, -ENOENT. */
+int hist_timeline(struct hist *h, const struct hist_filter *f, hist_timeline_fn fn, void *ud);
+
+/* The attempts of endpoint (a name) that overlap [start_us, end_us]: those started in it, and
+ * the open one that ended in it (the close that began an outage), oldest first. */
+int hist_outage_attempts(struct hist *h, const char *endpoint, int64_t start_us, int64_t end_us,
+                         hist_attempt_fn fn, void *ud);
+
+/* ---- replay: stored rows back into events ------------------------------------------------ */
+
+struct cfg;
+struct hist_replay;
+
+#define HIST_REPLAY_MSGS_MAX 100000  /* messages made up per attempt and direction */
+#define HIST_REPLAY_RTT_MAX  4000000 /* RTT samples loaded (the newest kept) */
+
+struct hist_replay_stats {
+    size_t endpoints, attempts;
+    uint64_t rtt, rtt_dropped;  /* samples replayed; older ones left out over the cap */
+    uint64_t msgs, msgs_capped; /* messages made up from the counters; attempts over the cap */
+    uint64_t health, marks;
+    int64_t first_us; /* the first event (before since when an attempt was already
+                         running at since); INT64_MAX without events */
+};
+
+/* Read one window of the database into memory (nothing is read afterwards): the attempts that
+ * overlap [since_us, until_us) with their phases and fields, the RTT samples, health changes and
+ * markers. The endpoints with an attempt in it become the replay's endpoints 0..n-1, by name;
+ * an attempt that was already running at since_us is replayed from its start. NULL with a reason in
+ * err on a database error. Blocks on the disk: not for a loop. */
+struct hist_replay *hist_replay_load(struct hist *h, int64_t since_us, int64_t until_us, char *err,
+                                     size_t errlen);
+void hist_replay_free(struct hist_replay *r);
+void hist_replay_get_stats(const struct hist_replay *r, struct hist_replay_stats *out);
+
+/* The replay's endpoints as a configuration (names, masked URLs, group, via, connections; ping
+ * on when pings were recorded; health set when health changes were recorded), ready for
+ * mon_new(no_connect). cfg is initialised here; cfg_fini it. 0 or -EINVAL with a reason. */
+int hist_replay_cfg(const struct hist_replay *r, struct cfg *cfg, char *err, size_t errlen);
+
+/* Events in time order (t_mono_us = t_wall_us = the stored UTC time): ATTEMPT, DNS, TCP, TLS,
+ * REQUEST, RESPONSE, OPEN, MSG, PING, PONG, CLOSING, CLOSED, HEALTH and MARK, with the endpoint,
+ * connection and attempt numbers of the replay, up to (not including) until_us. false at the
+ * end. Pure memory: fine on a loop. */
+bool hist_replay_next(struct hist_replay *r, struct evt *out);
+/* The time of the next event, INT64_MAX at the end. */
+int64_t hist_replay_peek(struct hist_replay *r);
+/* Back to the first event (for a new model). */
+void hist_replay_rewind(struct hist_replay *r);
+
 /* Parse a --since/--until value into UTC microseconds: ISO 8601 in UTC
  * ("2026-11-26T14:02:00Z", also without the Z, with a space for the T, with fractions of a
  * second, or a date alone = its midnight), a duration back from now ("2h", "30m", "1d", "90s",

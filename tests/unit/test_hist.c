@@ -1618,6 +1618,490 @@ static void test_second_run_and_live_reader(void **state)
     model_free(f.m);
 }
 
+/* ---- replay: stored rows back through the model ------------------------------------------ */
+
+/* A recorder's live model (everything), the same model as it was at MID, and the store. */
+struct live {
+    struct model *all, *mid;
+    struct store *s;
+    int64_t mid_t;
+    struct evt *q; /* written per endpoint, applied in time order as an engine sends them */
+    size_t n;
+};
+
+#define T0  AT(14, 0, 0)
+#define MID (T0 + 30 * SEC + 500000)
+
+static void lput(struct live *l, struct evt *e)
+{
+    l->q = realloc(l->q, (l->n + 1) * sizeof(*l->q));
+    l->q[l->n] = *e;
+    l->q[l->n].t_mono_us = (int64_t)l->n; /* the order of writing, for ties */
+    l->n++;
+}
+
+static int cmp_evt_t(const void *x, const void *y)
+{
+    const struct evt *a = x, *b = y;
+
+    if (a->t_wall_us != b->t_wall_us)
+        return a->t_wall_us < b->t_wall_us ? -1 : 1;
+    return (a->t_mono_us > b->t_mono_us) - (a->t_mono_us < b->t_mono_us);
+}
+
+static void lflush(struct live *l)
+{
+    qsort(l->q, l->n, sizeof(*l->q), cmp_evt_t);
+    for (size_t i = 0; i < l->n; i++) {
+        struct evt *e = &l->q[i];
+
+        e->t_mono_us = e->t_wall_us;
+        assert_int_equal(model_apply(l->all, e), 0);
+        store_sink(l->s, e, l->all);
+        if (e->t_wall_us < l->mid_t)
+            assert_int_equal(model_apply(l->mid, e), 0);
+    }
+    free(l->q);
+    l->q = NULL;
+    l->n = 0;
+}
+
+static void lev(struct live *l, uint32_t ep, uint32_t conn, uint32_t att, enum evt_kind k,
+                int64_t t)
+{
+    struct evt e = ev(ep, conn, att, k, t);
+    lput(l, &e);
+}
+
+/* A handshake over TLS that opens at t + 7.5 ms. */
+static void l_open_tls(struct live *l, uint32_t ep, uint32_t conn, uint32_t seq, int64_t t)
+{
+    struct evt e = ev(ep, conn, seq, EVT_ATTEMPT, t);
+
+    e.u.attempt.tls = true;
+    lput(l, &e);
+    e = ev(ep, conn, seq, EVT_DNS, t + 1000);
+    snprintf(e.u.dns.addr, sizeof(e.u.dns.addr), "127.0.0.1");
+    e.u.dns.n_addrs = 1;
+    lput(l, &e);
+    e = ev(ep, conn, seq, EVT_TCP, t + 2000);
+    snprintf(e.u.tcp.remote, sizeof(e.u.tcp.remote), "127.0.0.1:8443");
+    snprintf(e.u.tcp.local, sizeof(e.u.tcp.local), "127.0.0.1:50000");
+    lput(l, &e);
+    e = ev(ep, conn, seq, EVT_TLS, t + 5000);
+    snprintf(e.u.tls.version, sizeof(e.u.tls.version), "TLSv1.3");
+    snprintf(e.u.tls.cipher, sizeof(e.u.tls.cipher), "TLS_AES_256_GCM_SHA384");
+    snprintf(e.u.tls.subject, sizeof(e.u.tls.subject), "CN=api.example");
+    snprintf(e.u.tls.issuer, sizeof(e.u.tls.issuer), "CN=test ca");
+    snprintf(e.u.tls.sans, sizeof(e.u.tls.sans), "api.example,localhost");
+    e.u.tls.not_after_s = 1900000000;
+    e.u.tls.verify = EVT_VERIFY_OK;
+    lput(l, &e);
+    lev(l, ep, conn, seq, EVT_REQUEST, t + 5100);
+    e = ev(ep, conn, seq, EVT_RESPONSE, t + 7000);
+    e.u.http.status = 101;
+    e.u.http.accept_ok = 1;
+    snprintf(e.u.http.server, sizeof(e.u.http.server), "nginx");
+    snprintf(e.u.http.upgrade, sizeof(e.u.http.upgrade), "websocket");
+    snprintf(e.u.http.connection, sizeof(e.u.http.connection), "Upgrade");
+    snprintf(e.u.http.sticky, sizeof(e.u.http.sticky), "AWSALB#1a2b3c4d");
+    e.u.http.n_cookies = 2;
+    snprintf(e.u.http.cookies[0], sizeof(e.u.http.cookies[0]), "AWSALB");
+    snprintf(e.u.http.cookies[1], sizeof(e.u.http.cookies[1]), "sid");
+    lput(l, &e);
+    lev(l, ep, conn, seq, EVT_OPEN, t + 7500);
+}
+
+static void l_open_plain(struct live *l, uint32_t ep, uint32_t conn, uint32_t seq, int64_t t)
+{
+    struct evt e;
+
+    lev(l, ep, conn, seq, EVT_ATTEMPT, t);
+    e = ev(ep, conn, seq, EVT_TCP, t + 300);
+    snprintf(e.u.tcp.remote, sizeof(e.u.tcp.remote), "127.0.0.1:8080");
+    lput(l, &e);
+    lev(l, ep, conn, seq, EVT_REQUEST, t + 350);
+    e = ev(ep, conn, seq, EVT_RESPONSE, t + 900);
+    e.u.http.status = 101;
+    e.u.http.accept_ok = 1;
+    lput(l, &e);
+    lev(l, ep, conn, seq, EVT_OPEN, t + 1000);
+}
+
+static void l_closed(struct live *l, uint32_t ep, uint32_t conn, uint32_t seq, int64_t t, int code,
+                     enum evt_by by, enum evt_cause cause, const char *reason)
+{
+    struct evt e = ev(ep, conn, seq, EVT_CLOSED, t);
+
+    e.u.closed.code = code;
+    e.u.closed.by = by;
+    e.u.closed.cause = cause;
+    e.u.closed.frame = by == EVT_BY_SERVER;
+    e.u.closed.frame_unknown = by == EVT_BY_CLIENT;
+    e.u.closed.transport = by == EVT_BY_NETWORK ? EVT_TR_EOF : EVT_TR_NONE;
+    if (cause == EVT_CAUSE_REFUSED) {
+        e.u.closed.sys_errno = ECONNREFUSED;
+        snprintf(e.u.closed.detail, sizeof(e.u.closed.detail), "connection refused");
+    }
+    if (reason)
+        snprintf(e.u.closed.reason, sizeof(e.u.closed.reason), "%s", reason);
+    lput(l, &e);
+}
+
+static void l_health(struct live *l, uint32_t ep, int64_t t, int status, uint32_t lat)
+{
+    struct evt e = ev(ep, 0, 0, EVT_HEALTH, t);
+
+    e.u.health.status = status;
+    e.u.health.latency_us = lat;
+    if (!status)
+        snprintf(e.u.health.error, sizeof(e.u.health.error), "connection refused");
+    lput(l, &e);
+}
+
+/*
+ * One recorder run, 13:59:59-14:01:10: api (wss, 2 connections), crash (closed by the server
+ * with 1011 every 3 s), refused (every attempt refused, every 2.5 s), markers and health.
+ * Returns the path; live.all / live.mid are what the dashboard showed at the end and at MID.
+ */
+static void build_replay_db(char *path, size_t len, struct live *l)
+{
+    char err[512];
+    int conns[3] = {2, 1, 1};
+
+    tpath(path, len, "replay.db");
+    l->s = store_open(path, 0, err, sizeof(err));
+    assert_non_null(l->s);
+    l->all = model_new(3, conns);
+    l->mid = model_new(3, conns);
+    l->mid_t = MID;
+    l->q = NULL;
+    l->n = 0;
+    store_set_endpoint(l->s, 0, "api", "wss://api.example:8443/ws?token=s3cr3t", "prod", "lb");
+    store_set_endpoint(l->s, 1, "crash", "ws://127.0.0.1:8080/close/1011", NULL, NULL);
+    store_set_endpoint(l->s, 2, "refused", "ws://127.0.0.1:9/", NULL, NULL);
+
+    /* api #1: a message each way, 12 pongs, then a ping that is never answered */
+    l_health(l, 0, T0 - 500000, 200, 1500);
+    l_open_tls(l, 0, 0, 1, T0);
+    {
+        struct evt e = ev(0, 0, 1, EVT_MSG, T0 + 8000);
+        e.u.msg.len = 5;
+        memcpy(e.u.msg.first, "hello", 5);
+        e.u.msg.first_len = 5;
+        lput(l, &e);
+        e = ev(0, 0, 1, EVT_MSG, T0 + 9000);
+        e.u.msg.out = true;
+        e.u.msg.len = 3;
+        lput(l, &e);
+    }
+    for (int i = 1; i <= 12; i++) {
+        struct evt e;
+
+        lev(l, 0, 0, 1, EVT_PING, T0 + i * 5 * SEC);
+        e = ev(0, 0, 1, EVT_PONG, T0 + i * 5 * SEC + 1000 * i);
+        e.u.pong.rtt_us = (uint32_t)(1000 * i);
+        lput(l, &e);
+    }
+    l_open_tls(l, 0, 1, 1, T0 + SEC);
+    /* crash: open 2 s, then 1011; back 1 s later */
+    for (uint32_t k = 0; k < 20; k++) {
+        int64_t t = T0 + (int64_t)k * 3 * SEC + 200000;
+
+        if (t + 2 * SEC >= T0 + 60 * SEC)
+            break;
+        l_open_plain(l, 1, 0, k + 1, t);
+        lev(l, 1, 0, k + 1, EVT_CLOSING, t + 2 * SEC);
+        l_closed(l, 1, 0, k + 1, t + 2 * SEC + 1500, 1011, EVT_BY_SERVER, EVT_CAUSE_CLOSE_FRAME,
+                 "boom");
+    }
+    /* refused */
+    for (uint32_t k = 0; k < 24; k++) {
+        int64_t t = T0 + (int64_t)k * 2500000 + 100000;
+
+        lev(l, 2, 0, k + 1, EVT_ATTEMPT, t);
+        l_closed(l, 2, 0, k + 1, t + 400, 1006, EVT_BY_NETWORK, EVT_CAUSE_REFUSED, NULL);
+    }
+    {
+        struct evt e = ev(EVT_EP_NONE, 0, 0, EVT_MARK, T0 + 30 * SEC);
+        snprintf(e.u.mark.text, sizeof(e.u.mark.text), "deploy started");
+        lput(l, &e);
+        e = ev(1, 0, 0, EVT_MARK, T0 + 31 * SEC);
+        snprintf(e.u.mark.text, sizeof(e.u.mark.text), "crash only");
+        lput(l, &e);
+    }
+    l_health(l, 0, T0 + 40 * SEC, 503, 2000);
+    l_health(l, 0, T0 + 45 * SEC, 0, 0);
+    l_health(l, 0, T0 + 50 * SEC, 200, 1200);
+    /* api #1 dies of its unanswered ping; both api connections end with 1001 at the stop */
+    lev(l, 0, 0, 1, EVT_PING, T0 + 62 * SEC);
+    l_closed(l, 0, 0, 1, T0 + 65 * SEC, 1006, EVT_BY_TIMEOUT, EVT_CAUSE_PING_TIMEOUT, NULL);
+    lev(l, 0, 1, 1, EVT_CLOSING, T0 + 70 * SEC);
+    l_closed(l, 0, 1, 1, T0 + 70 * SEC + 800, 1001, EVT_BY_CLIENT, EVT_CAUSE_NONE,
+             "wsmon stopping");
+    lflush(l);
+    assert_int_equal(store_close(l->s), 0);
+    set_run(path, 1, T0 - SEC, T0 + 71 * SEC);
+}
+
+/* Feed a replay of [since, until) into a fresh model; returns it. */
+static struct model *replay_into(const char *path, int64_t since, int64_t until,
+                                 struct hist_replay_stats *st)
+{
+    char err[512];
+    struct hist *h = hist_open(path, err, sizeof(err));
+    struct hist_replay *r;
+    struct model *m;
+    struct cfg cfg;
+    int *conns;
+    struct evt e;
+    int64_t last = INT64_MIN;
+
+    assert_non_null(h);
+    r = hist_replay_load(h, since, until, err, sizeof(err));
+    assert_non_null(r);
+    hist_close(h);
+    assert_int_equal(hist_replay_cfg(r, &cfg, err, sizeof(err)), 0);
+    conns = calloc(cfg.n_eps + 1, sizeof(*conns));
+    for (size_t i = 0; i < cfg.n_eps; i++)
+        conns[i] = cfg.eps[i].connections;
+    m = model_new(cfg.n_eps, conns);
+    free(conns);
+    while (hist_replay_peek(r) != INT64_MAX) {
+        int64_t t = hist_replay_peek(r);
+
+        assert_true(hist_replay_next(r, &e));
+        assert_true(e.t_wall_us < until);
+        assert_int_equal(e.t_mono_us, e.t_wall_us);
+        /* in time order, but a PING is stamped when it was sent (before its PONG) */
+        if (e.kind != EVT_PING)
+            assert_true(e.t_wall_us >= last);
+        assert_true(t <= e.t_wall_us || e.kind == EVT_PING);
+        if (e.kind != EVT_PING)
+            last = e.t_wall_us;
+        if (model_apply(m, &e) != 0)
+            fail_msg("the model refused a replayed %s (ep %u conn %u attempt %u)",
+                     evt_kind_name(e.kind), e.ep, e.conn, e.attempt);
+    }
+    assert_false(hist_replay_next(r, &e));
+    hist_replay_get_stats(r, st);
+    /* rewound, it gives the same again */
+    hist_replay_rewind(r);
+    {
+        size_t n = 0;
+        while (hist_replay_next(r, &e))
+            n++;
+        assert_true(n > 0);
+    }
+    hist_replay_free(r);
+    cfg_fini(&cfg);
+    return m;
+}
+
+/* What the dashboard shows of a connection, live and replayed. full: the counters too
+ * (replayed exactly at the end of an attempt, spread evenly before it). */
+static void same_conn(const struct model_conn *a, const struct model_conn *b, bool full)
+{
+    const struct model_attempt *x = &a->cur, *y = &b->cur;
+
+    assert_int_equal(a->attempts, b->attempts);
+    assert_int_equal(a->opened, b->opened);
+    assert_int_equal(a->n_ended, b->n_ended);
+    assert_int_equal(a->t_state_us, b->t_state_us);
+    assert_memory_equal(a->cause_counts, b->cause_counts, sizeof(a->cause_counts));
+    assert_int_equal(a->n_codes, b->n_codes);
+    assert_memory_equal(a->codes, b->codes, a->n_codes * sizeof(a->codes[0]));
+    assert_int_equal(a->n_spark, b->n_spark);
+    assert_memory_equal(a->spark, b->spark, sizeof(a->spark));
+    assert_int_equal(a->life_n, b->life_n);
+    assert_int_equal(a->life_sum_us, b->life_sum_us);
+    assert_string_equal(a->backend, b->backend);
+    for (uint32_t i = 0; i < a->n_ended && i < MODEL_HIST; i++) {
+        const struct model_end *p = model_end_get(a, i), *q = model_end_get(b, i);
+        assert_int_equal(p->seq, q->seq);
+        assert_int_equal(p->wall_start_us, q->wall_start_us);
+        assert_int_equal(p->wall_end_us, q->wall_end_us);
+        assert_int_equal(p->open_for_us, q->open_for_us);
+        assert_int_equal(p->cause, q->cause);
+        assert_int_equal(p->by, q->by);
+        assert_int_equal(p->code, q->code);
+        assert_int_equal(p->http_status, q->http_status);
+        assert_int_equal(p->reached, q->reached);
+    }
+    assert_int_equal(x->seq, y->seq);
+    assert_int_equal(x->tls, y->tls);
+    assert_int_equal(x->ready_state, y->ready_state);
+    assert_int_equal(x->ended, y->ended);
+    assert_int_equal(x->reached, y->reached);
+    assert_int_equal(x->t_start_us, y->t_start_us);
+    assert_int_equal(x->dns_us, y->dns_us);
+    assert_int_equal(x->tcp_us, y->tcp_us);
+    assert_int_equal(x->tls_us, y->tls_us);
+    assert_int_equal(x->upgrade_us, y->upgrade_us);
+    assert_int_equal(x->open_us, y->open_us);
+    assert_int_equal(x->total_us, y->total_us);
+    assert_int_equal(x->open_for_us, y->open_for_us);
+    assert_string_equal(x->dns_addr, y->dns_addr);
+    assert_string_equal(x->remote, y->remote);
+    assert_int_equal(x->have_http, y->have_http);
+    assert_int_equal(x->http.status, y->http.status);
+    assert_string_equal(x->http.server, y->http.server);
+    assert_string_equal(x->http.sticky, y->http.sticky);
+    assert_int_equal(x->http.n_cookies, y->http.n_cookies);
+    assert_int_equal(x->have_tls, y->have_tls);
+    assert_string_equal(x->tls_info.version, y->tls_info.version);
+    assert_string_equal(x->tls_info.subject, y->tls_info.subject);
+    assert_int_equal(x->tls_info.verify, y->tls_info.verify);
+    assert_int_equal(x->close_code, y->close_code);
+    assert_int_equal(x->cause, y->cause);
+    assert_int_equal(x->by, y->by);
+    assert_int_equal(x->close_frame, y->close_frame);
+    assert_int_equal(x->close_frame_unknown, y->close_frame_unknown);
+    assert_string_equal(x->close_reason, y->close_reason);
+    assert_int_equal(x->sys_errno, y->sys_errno);
+    assert_string_equal(x->detail, y->detail);
+    assert_int_equal(x->pongs, y->pongs);
+    assert_int_equal(x->rtt_n, y->rtt_n);
+    assert_int_equal(x->rtt_min_us, y->rtt_min_us);
+    assert_int_equal(x->rtt_max_us, y->rtt_max_us);
+    assert_int_equal(x->rtt_last_us, y->rtt_last_us);
+    if (!full)
+        return;
+    assert_int_equal(x->pings_sent, y->pings_sent);
+    assert_int_equal(x->first_message_us, y->first_message_us);
+    assert_int_equal(x->msgs_in, y->msgs_in);
+    assert_int_equal(x->msgs_out, y->msgs_out);
+    assert_int_equal(x->bytes_in, y->bytes_in);
+    assert_int_equal(x->bytes_out, y->bytes_out);
+    assert_int_equal(x->first_len, y->first_len);
+    assert_memory_equal(x->first, y->first, x->first_len);
+    assert_int_equal(a->msgs_in, b->msgs_in);
+    assert_int_equal(a->msgs_out, b->msgs_out);
+    assert_int_equal(a->bytes_in, b->bytes_in);
+}
+
+static void same_model(const struct model *a, const struct model *b, bool full)
+{
+    assert_int_equal(a->n_eps, b->n_eps);
+    for (size_t i = 0; i < a->n_eps; i++) {
+        assert_int_equal(a->eps[i].n_conns, b->eps[i].n_conns);
+        for (size_t k = 0; k < a->eps[i].n_conns; k++)
+            same_conn(&a->eps[i].conns[k], &b->eps[i].conns[k], full);
+        /* the store keeps health changes, not every poll */
+        assert_int_equal(a->eps[i].health.status, b->eps[i].health.status);
+        assert_int_equal(a->eps[i].health.latency_us, b->eps[i].health.latency_us);
+        assert_string_equal(a->eps[i].health.error, b->eps[i].health.error);
+    }
+    /* the event log: the same lines */
+    assert_int_equal(a->n_log, b->n_log);
+    for (uint64_t i = 0; i < a->n_log && i < MODEL_LOG; i++) {
+        const struct model_log *p = model_log_get(a, i), *q = model_log_get(b, i);
+        if (p->kind != q->kind || p->wall_us != q->wall_us)
+            fprintf(stderr,
+                    "# log %" PRIu64 ": live %s ep %u at %" PRId64 ", replay %s ep %u at %" PRId64
+                    "\n",
+                    i, evt_kind_name(p->kind), p->ep, p->wall_us - T0, evt_kind_name(q->kind),
+                    q->ep, q->wall_us - T0);
+        assert_int_equal(p->kind, q->kind);
+        assert_int_equal(p->ep, q->ep);
+        assert_int_equal(p->conn, q->conn);
+        assert_int_equal(p->wall_us, q->wall_us);
+        assert_int_equal(p->code, q->code);
+        assert_int_equal(p->dur_us, q->dur_us);
+        assert_int_equal(p->cause, q->cause);
+        assert_string_equal(p->text, q->text);
+    }
+}
+
+static void test_replay_equals_live(void **state)
+{
+    char path[512];
+    struct live l;
+    struct model *m;
+    struct hist_replay_stats st;
+
+    (void)state;
+    build_replay_db(path, sizeof(path), &l);
+
+    /* the whole run: what the dashboard showed at the end, counters and all */
+    m = replay_into(path, T0 - 10 * SEC, T0 + 100 * SEC, &st);
+    assert_int_equal(st.endpoints, 3);
+    assert_int_equal(st.attempts, 2 + 20 + 24);
+    assert_int_equal(st.rtt, 12);
+    assert_int_equal(st.marks, 2);
+    assert_int_equal(st.health, 4); /* 200, 503, failed, 200 */
+    assert_int_equal(st.msgs, 2);
+    same_model(l.all, m, true);
+    model_free(m);
+
+    /* up to MID: the state then (the counters of an attempt running at MID are its last
+     * snapshot, spread: not compared) */
+    m = replay_into(path, T0 - 10 * SEC, MID, &st);
+    same_model(l.mid, m, false);
+    assert_int_equal(m->eps[1].conns[0].attempts, 11); /* crash: 0.2 s, 3.2 s, ... 30.2 s */
+    assert_int_equal(m->eps[2].conns[0].attempts, 13);
+    model_free(m);
+    model_free(l.all);
+    model_free(l.mid);
+}
+
+/* A window that starts late: the attempts running at since come from their start; the ones
+ * that ended before since are not part of it. */
+static void test_replay_window(void **state)
+{
+    char path[512], err[512];
+    struct hist_replay_stats st;
+    struct model *m;
+    struct hist *h;
+    struct hist_replay *r;
+    struct cfg cfg;
+
+    (void)state;
+    tpath(path, sizeof(path), "replay.db"); /* built by test_replay_equals_live */
+    m = replay_into(path, T0 + 20 * SEC, T0 + 25 * SEC, &st);
+    /* api: both connections open across since, replayed from their start */
+    assert_int_equal(m->eps[0].conns[0].attempts, 1);
+    assert_int_equal(m->eps[0].conns[0].cur.ready_state, 1);
+    assert_int_equal(m->eps[0].conns[0].cur.t_start_us, T0);
+    assert_int_equal(m->eps[0].conns[1].cur.ready_state, 1);
+    /* its RTT samples from the start of the attempt to the end of the window: 5 of 12 */
+    assert_int_equal(m->eps[0].conns[0].cur.pongs, 4);
+    /* crash: the attempts that started in [20 s, 25 s) (and none running at 20 s: 18.2-20.2
+     * ended 20.2015, so it is) */
+    assert_int_equal(m->eps[1].conns[0].attempts, 3);
+    assert_true(st.first_us <= T0);
+    model_free(m);
+
+    /* the configuration the monitor is built with */
+    h = hist_open(path, err, sizeof(err));
+    r = hist_replay_load(h, T0 - 10 * SEC, T0 + 100 * SEC, err, sizeof(err));
+    assert_non_null(r);
+    assert_int_equal(hist_replay_cfg(r, &cfg, err, sizeof(err)), 0);
+    assert_int_equal(cfg.n_eps, 3);
+    assert_string_equal(cfg.eps[0].name, "api");
+    assert_int_equal(cfg.eps[0].connections, 2);
+    assert_string_equal(cfg.eps[0].group, "prod");
+    assert_int_equal(cfg.eps[0].via, CFG_VIA_LB);
+    assert_non_null(cfg.eps[0].health);
+    assert_true(cfg.eps[0].ping_ms > 0);
+    assert_null(strstr(cfg.eps[0].url, "s3cr3t")); /* masked in the file */
+    assert_string_equal(cfg.eps[2].name, "refused");
+    assert_int_equal(cfg.eps[2].ping_ms, 0); /* no pings recorded */
+    assert_null(cfg.eps[2].health);
+    cfg_fini(&cfg);
+    hist_replay_free(r);
+
+    /* an empty window, and one with nothing in it */
+    assert_null(hist_replay_load(h, T0, T0, err, sizeof(err)));
+    r = hist_replay_load(h, AT(3, 0, 0), AT(4, 0, 0), err, sizeof(err));
+    assert_non_null(r);
+    hist_replay_get_stats(r, &st);
+    assert_int_equal(st.endpoints, 0);
+    assert_int_equal(hist_replay_peek(r), INT64_MAX);
+    hist_replay_free(r);
+    hist_close(h);
+}
+
 /* ---- a bigger file --------------------------------------------------------------------- */
 
 static int64_t mono(void)
@@ -1696,7 +2180,8 @@ int main(void)
         cmocka_unit_test(test_attempts),         cmocka_unit_test(test_events_and_markers),
         cmocka_unit_test(test_mark_command),     cmocka_unit_test(test_usage_and_errors),
         cmocka_unit_test(test_hostile_database), cmocka_unit_test(test_second_run_and_live_reader),
-        cmocka_unit_test(test_query_time_200k),
+        cmocka_unit_test(test_query_time_200k),  cmocka_unit_test(test_replay_equals_live),
+        cmocka_unit_test(test_replay_window),
     };
 
     return cmocka_run_group_tests(tests, setup_all, teardown_all);
