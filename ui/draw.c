@@ -44,6 +44,7 @@ struct draw *draw_new(bool color)
         d->attr[VM_TITLE] = COLOR_PAIR(PAIR_TITLE) | A_BOLD;
         d->attr[VM_HEAD] = A_BOLD;
         d->attr[VM_KEY] = COLOR_PAIR(PAIR_KEY) | A_BOLD;
+        d->attr[VM_SEL] = A_REVERSE;
     } else {
         d->attr[VM_NORMAL] = A_NORMAL;
         d->attr[VM_OK] = A_NORMAL;
@@ -53,6 +54,7 @@ struct draw *draw_new(bool color)
         d->attr[VM_TITLE] = A_BOLD;
         d->attr[VM_HEAD] = A_UNDERLINE;
         d->attr[VM_KEY] = A_BOLD;
+        d->attr[VM_SEL] = A_REVERSE;
     }
     return d;
 }
@@ -107,7 +109,7 @@ static void paint_line(const struct draw *d, int y, int w, const struct vm_line 
 
         /* on the selection bar, colours would fight the reverse video: keep bold only */
         if (l->reverse)
-            a &= A_BOLD;
+            a &= A_BOLD | A_REVERSE;
         attrset(base | a);
         mvaddnstr(y, s->x, l->text + s->off, s->len);
     }

@@ -21,8 +21,11 @@
 #include "cfg.h"
 #include "draw.h"
 #include "evt.h"
+#include "hist.h"
 #include "model.h"
 #include "mon.h"
+#include "review.h"
+#include "store.h"
 #include "vm.h"
 #include "wcurses.h"
 #include "xmem.h"
@@ -73,6 +76,26 @@ struct tui {
     int click_conn;
 
     char banner[256];
+
+    /* the history review screen; its queries run on a worker thread, one at a time, with a
+     * read-only connection only the worker touches */
+    struct review *rv;
+    bool in_review;
+    char hist_path[4096]; /* "" when there is no database to review */
+    char hist_why[256];   /* why not */
+    struct hist *hist;
+    uv_work_t work;
+    bool work_busy;
+    int work_want; /* enum review_action bits waiting for the worker */
+    int64_t last_query_us;
+    struct {
+        int kind; /* RA_QUERY or RA_ATTEMPTS */
+        int64_t since, until;
+        char *endpoint;
+        struct review_data *d;
+        struct review_atts *a;
+        char err[512];
+    } job;
 };
 
 /* The screen that is up, for the atexit safety net: whatever way the process ends through
@@ -100,6 +123,17 @@ static int64_t wall_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/* The clocks the screen shows: the real ones, or the owner's (a replay). */
+static void now(const struct tui *t, int64_t *mono, int64_t *wall)
+{
+    if (t->o.clock) {
+        t->o.clock(t->o.ud, mono, wall);
+        return;
+    }
+    *mono = mono_us();
+    *wall = wall_us();
+}
+
 static int64_t retry_in(const void *ud, uint32_t ep, uint32_t conn)
 {
     const struct tui *t = ud;
@@ -113,12 +147,13 @@ static void fill_in(struct tui *t, struct vm_in *in)
     in->m = mon_model(t->mn);
     in->cfg = mon_cfg(t->mn);
     in->names = t->names;
-    in->now_mono_us = mono_us();
-    in->now_wall_us = wall_us();
+    now(t, &in->now_mono_us, &in->now_wall_us);
+    in->ui_mono_us = mono_us();
     in->paused = mon_paused(t->mn);
     in->banner = t->banner[0] ? t->banner : NULL;
     in->retry_in_us = retry_in;
     in->ud = t;
+    in->replay = t->o.status ? t->o.status(t->o.ud) : NULL;
 }
 
 /* ---- the screen ------------------------------------------------------------------------- */
@@ -131,11 +166,15 @@ static void redraw(struct tui *t)
     if (!t->curses_on)
         return;
     fill_in(t, &in);
-    vm_update(t->vm, &in);
-    s = vm_build(t->vm, &in, COLS, LINES);
+    if (t->in_review) {
+        s = review_build(t->rv, in.now_wall_us, COLS, LINES);
+    } else {
+        vm_update(t->vm, &in);
+        s = vm_build(t->vm, &in, COLS, LINES);
+    }
     draw_screen(t->dr, s);
     t->dirty = false;
-    t->last_draw_us = in.now_mono_us;
+    t->last_draw_us = mono_us();
     t->last_sec = in.now_wall_us / 1000000;
 }
 
@@ -183,10 +222,21 @@ static void screen_end(struct tui *t)
 
 /* ---- handles ---------------------------------------------------------------------------- */
 
+static void job_clear(struct tui *t)
+{
+    free(t->job.endpoint);
+    review_data_free(t->job.d);
+    review_atts_free(t->job.a);
+    memset(&t->job, 0, sizeof(t->job));
+}
+
 static void free_all(struct tui *t)
 {
     if (active == t)
         active = NULL;
+    job_clear(t);
+    review_free(t->rv);
+    hist_close(t->hist); /* after the loop: the connection only reads */
     vm_free(t->vm);
     draw_free(t->dr);
     if (t->scr)
@@ -199,7 +249,7 @@ static void on_close(uv_handle_t *h)
 {
     struct tui *t = h->data;
 
-    if (--t->open_handles == 0 && t->free_asked)
+    if (--t->open_handles == 0 && t->free_asked && !t->work_busy)
         free_all(t);
 }
 
@@ -251,8 +301,39 @@ void tui_free(struct tui *t)
     screen_end(t);
     close_handles(t);
     t->free_asked = true;
-    if (t->open_handles == 0)
+    if (t->open_handles == 0 && !t->work_busy)
         free_all(t);
+}
+
+void tui_message(struct tui *t, const char *text)
+{
+    if (!t)
+        return;
+    t->msg_until_us = mono_us() + MSG_US;
+    vm_message(t->vm, text, t->msg_until_us);
+    t->dirty = true;
+}
+
+void tui_dirty(struct tui *t)
+{
+    if (t)
+        t->dirty = true;
+}
+
+static void on_event(void *ud, const struct evt *e, const struct model *m);
+
+void tui_set_mon(struct tui *t, struct mon *mn)
+{
+    const struct model *m = mon_model(mn);
+
+    t->mn = mn;
+    free(t->names);
+    t->n_names = m ? m->n_eps : 0;
+    t->names = xcalloc(t->n_names + 1, sizeof(*t->names));
+    for (size_t i = 0; i < t->n_names; i++)
+        t->names[i] = mon_ep_name(mn, (uint32_t)i);
+    mon_add_sink(mn, on_event, t);
+    t->dirty = true;
 }
 
 /* ---- events from the monitor and the loop ---------------------------------------------- */
@@ -266,19 +347,26 @@ static void on_event(void *ud, const struct evt *e, const struct model *m)
     t->dirty = true;
 }
 
+static void review_request(struct tui *t, int what);
+
 static void on_tick(uv_timer_t *h)
 {
     struct tui *t = h->data;
-    int64_t now = mono_us();
+    int64_t real = mono_us(), mono, wall;
 
     if (!t->curses_on)
         return;
-    if (t->msg_until_us && now >= t->msg_until_us) {
+    if (t->msg_until_us && real >= t->msg_until_us) {
         t->msg_until_us = 0;
         t->dirty = true;
     }
+    /* a review window that ends now is read again now and then */
+    if (t->in_review && !t->work_busy && review_following(t->rv) &&
+        real - t->last_query_us >= REVIEW_REFRESH_US)
+        review_request(t, RA_QUERY);
     /* the clock and the time-in-state columns tick once a second */
-    if (t->dirty || wall_us() / 1000000 != t->last_sec)
+    now(t, &mono, &wall);
+    if (t->dirty || wall / 1000000 != t->last_sec)
         redraw(t);
 }
 
@@ -491,15 +579,229 @@ static void cycle_sort(struct tui *t)
     message(t, msg);
 }
 
+/* ---- the history review ------------------------------------------------------------------ */
+
+/* Worker thread: the query of t->job, on the worker's own connection. Touches nothing else. */
+static void work_run(uv_work_t *w)
+{
+    struct tui *t = w->data;
+
+    if (!t->hist) {
+        t->hist = hist_open(t->hist_path, t->job.err, sizeof(t->job.err));
+        if (!t->hist)
+            return;
+        t->job.err[0] = '\0'; /* a newer schema is read anyway */
+    }
+    if (t->job.kind == RA_QUERY)
+        t->job.d = review_load(t->hist, t->job.since, t->job.until);
+    else
+        t->job.a = review_load_attempts(t->hist, t->job.endpoint, t->job.since, t->job.until);
+}
+
+static void work_done(uv_work_t *w, int status)
+{
+    struct tui *t = w->data;
+    int want;
+
+    t->work_busy = false;
+    if (t->free_asked) {
+        if (t->open_handles == 0)
+            free_all(t);
+        return;
+    }
+    if (status == 0 && t->job.kind == RA_QUERY) {
+        struct review_data *d = t->job.d;
+
+        if (!d) {
+            d = xcalloc(1, sizeof(*d));
+            d->since_us = t->job.since;
+            d->until_us = t->job.until;
+            snprintf(d->err, sizeof(d->err), "%s", t->job.err);
+        }
+        t->job.d = NULL;
+        review_take(t->rv, d);
+    } else if (status == 0) {
+        struct review_atts *a = t->job.a;
+
+        if (!a) {
+            a = xcalloc(1, sizeof(*a));
+            snprintf(a->err, sizeof(a->err), "%s", t->job.err);
+        }
+        t->job.a = NULL;
+        review_take_attempts(t->rv, a);
+    }
+    job_clear(t);
+    review_set_busy(t->rv, false);
+    want = t->work_want;
+    t->work_want = 0;
+    if (!t->quitting && t->in_review)
+        review_request(t, want);
+    t->dirty = true;
+}
+
+/* Start what (RA_QUERY and/or RA_ATTEMPTS) on the worker, or queue it behind the running one. */
+static void review_request(struct tui *t, int what)
+{
+    int kind;
+    int64_t mono, wall;
+    int r;
+
+    what &= RA_QUERY | RA_ATTEMPTS;
+    if (!what)
+        return;
+    if (t->work_busy) {
+        t->work_want |= what;
+        return;
+    }
+    kind = what & RA_QUERY ? RA_QUERY : RA_ATTEMPTS;
+    t->work_want = what & ~kind;
+    job_clear(t);
+    t->job.kind = kind;
+    now(t, &mono, &wall);
+    if (kind == RA_QUERY) {
+        review_window(t->rv, wall, &t->job.since, &t->job.until);
+        t->last_query_us = mono_us();
+    } else {
+        const char *ep;
+
+        if (!review_attempts_wanted(t->rv, &ep, &t->job.since, &t->job.until)) {
+            int rest = t->work_want;
+
+            t->work_want = 0;
+            review_request(t, rest);
+            return;
+        }
+        t->job.endpoint = xstrdup(ep);
+    }
+    t->work.data = t;
+    r = uv_queue_work(t->loop, &t->work, work_run, work_done);
+    if (r < 0) {
+        char msg[128];
+
+        snprintf(msg, sizeof(msg), "cannot read the history: %s", uv_strerror(r));
+        message(t, msg);
+        job_clear(t);
+        return;
+    }
+    t->work_busy = true;
+    review_set_busy(t->rv, true);
+}
+
 static void history(struct tui *t)
 {
     uint32_t ep = EVT_EP_NONE;
+    int64_t mono, wall;
+    bool sel = vm_selected(t->vm, &ep, NULL);
 
-    vm_selected(t->vm, &ep, NULL);
+    if (t->o.history && t->hist_path[0]) {
+        now(t, &mono, &wall);
+        review_open(t->rv, wall, sel ? mon_ep_name(t->mn, ep) : NULL);
+        t->in_review = true;
+        review_request(t, RA_QUERY);
+        draw_invalidate(t->dr);
+        return;
+    }
+    if (t->o.history) {
+        message(t, t->hist_why);
+        return;
+    }
     if (t->o.on_history)
         t->o.on_history(t->o.ud, ep);
     else
-        message(t, "history review is not in the dashboard yet: see wsmon history");
+        message(t, "no history here (--no-db): see wsmon history");
+}
+
+static void review_keypress(struct tui *t, bool fkey, wint_t ch)
+{
+    enum review_key k;
+    int64_t mono, wall;
+    int a;
+
+    if (fkey) {
+        switch (ch) {
+        case KEY_LEFT:
+            k = RK_LEFT;
+            break;
+        case KEY_RIGHT:
+            k = RK_RIGHT;
+            break;
+        case KEY_UP:
+            k = RK_UP;
+            break;
+        case KEY_DOWN:
+            k = RK_DOWN;
+            break;
+        case KEY_PPAGE:
+            k = RK_PGUP;
+            break;
+        case KEY_NPAGE:
+            k = RK_PGDN;
+            break;
+        case KEY_HOME:
+            k = RK_HOME;
+            break;
+        case KEY_END:
+            k = RK_END;
+            break;
+        case KEY_ENTER:
+            k = RK_ENTER;
+            break;
+        case KEY_BACKSPACE:
+            k = RK_BACK;
+            break;
+        default:
+            return;
+        }
+    } else {
+        switch (ch) {
+        case L'+':
+        case L'=':
+            k = RK_ZOOM_IN;
+            break;
+        case L'-':
+        case L'_':
+            k = RK_ZOOM_OUT;
+            break;
+        case L'k':
+            k = RK_UP;
+            break;
+        case L'j':
+            k = RK_DOWN;
+            break;
+        case L'g':
+            k = RK_HOME;
+            break;
+        case L'G':
+            k = RK_END;
+            break;
+        case L'n':
+            k = RK_NOW;
+            break;
+        case L'\n':
+        case L'\r':
+            k = RK_ENTER;
+            break;
+        case 27: /* Esc */
+        case 8:
+        case 127:
+            k = RK_BACK;
+            break;
+        case L'h': /* h again: straight back to the dashboard */
+            t->in_review = false;
+            draw_invalidate(t->dr);
+            return;
+        default:
+            return;
+        }
+    }
+    now(t, &mono, &wall);
+    a = review_key(t->rv, k, wall);
+    if (a & RA_CLOSE) {
+        t->in_review = false;
+        draw_invalidate(t->dr);
+        return;
+    }
+    review_request(t, a);
 }
 
 /* In the detail view: the previous or next endpoint's detail. */
@@ -577,7 +879,12 @@ static void key(struct tui *t, int r, wint_t ch)
         return;
     }
     if (fkey && ch == KEY_MOUSE) {
-        mouse(t);
+        if (t->in_review) {
+            MEVENT ev;
+            getmouse(&ev); /* not used there */
+        } else {
+            mouse(t);
+        }
         return;
     }
     if (!fkey && (ch == L'q' || ch == L'Q')) {
@@ -588,6 +895,12 @@ static void key(struct tui *t, int r, wint_t ch)
         draw_invalidate(t->dr);
         return;
     }
+    if (t->in_review) {
+        review_keypress(t, fkey, ch);
+        return;
+    }
+    if (view != VM_VIEW_HELP && !fkey && t->o.on_key && t->o.on_key(t->o.ud, (int)ch))
+        return;
     if (view == VM_VIEW_HELP) {
         /* any other key goes back */
         vm_set_view(t->vm, VM_VIEW_MAIN);
@@ -797,6 +1110,19 @@ struct tui *tui_new(uv_loop_t *loop, struct mon *mn, const struct tui_opts *o, c
     vo.utc = t->o.utc;
     vo.show_secrets = t->o.show_secrets;
     t->vm = vm_new(&vo);
+    {
+        struct review_opts ro = {.ascii = vo.ascii, .utc = vo.utc};
+        t->rv = review_new(&ro);
+    }
+    if (t->o.history) {
+        if (t->o.history_db)
+            snprintf(t->hist_path, sizeof(t->hist_path), "%s", t->o.history_db);
+        else if (store_default_path(t->hist_path, sizeof(t->hist_path)) < 0) {
+            t->hist_path[0] = '\0';
+            snprintf(t->hist_why, sizeof(t->hist_why),
+                     "no history: neither XDG_STATE_HOME nor HOME is set (use --db)");
+        }
+    }
     t->n_names = m ? m->n_eps : 0;
     t->names = xcalloc(t->n_names + 1, sizeof(*t->names));
     for (size_t i = 0; i < t->n_names; i++)
@@ -806,6 +1132,7 @@ struct tui *tui_new(uv_loop_t *loop, struct mon *mn, const struct tui_opts *o, c
     t->scr = newterm(NULL, stdout, stdin);
     if (!t->scr) {
         snprintf(err, errlen, "cannot use the terminal (TERM=%.60s)", term ? term : "unset");
+        review_free(t->rv);
         vm_free(t->vm);
         free(t->names);
         free(t);

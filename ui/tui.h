@@ -24,8 +24,20 @@ struct tui_opts {
      * terminal goes away, or from tui_quit(); the screen is already ended. The owner stops the
      * monitor (mon_close_all, then mon_shutdown) so that the loop can end. */
     void (*on_quit)(void *ud);
-    /* h: history review of endpoint ep (later work); NULL shows "not available yet". */
+    /* h: the history review screen (timelines, outages, attempts) on the database history_db
+     * (NULL: store_default_path()), read through a read-only connection of its own, off the
+     * loop thread. Without history: on_history if set, else a message. */
+    bool history;
+    const char *history_db;
     void (*on_history)(void *ud, uint32_t ep);
+    /* A replay's clock instead of the real ones: the model's times are then wall-clock
+     * microseconds, and mono_us = wall_us = the replay's time. NULL: the real clocks. */
+    void (*clock)(void *ud, int64_t *mono_us, int64_t *wall_us);
+    /* The owner's keys, before the dashboard's (not in the help, a prompt or the review
+     * screen): ch is a character, not a KEY_ code. true when taken. */
+    bool (*on_key)(void *ud, int ch);
+    /* The replay's state for the header (vm_in.replay); NULL: live. */
+    const char *(*status)(void *ud);
     void *ud;
 };
 
@@ -43,6 +55,13 @@ void tui_quit(struct tui *t);
 
 /* A line shown in the footer until cleared with NULL (a failing database...). Copied. */
 void tui_banner(struct tui *t, const char *text);
+/* A message in the footer for a few seconds. Copied. */
+void tui_message(struct tui *t, const char *text);
+/* Redraw at the next tick (the owner's state changed: a replay's clock). */
+void tui_dirty(struct tui *t);
+/* Show monitor mn from now on (a replay that started again on a new model): a sink is added to
+ * it; the old monitor must send no more events and may be freed once the loop turned. */
+void tui_set_mon(struct tui *t, struct mon *mn);
 
 /* Free it. The monitor must send no more events (mon_shutdown or mon_free first). Call after
  * uv_run() returned, or run the loop once more: the handles close through the loop, and the

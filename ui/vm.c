@@ -81,6 +81,7 @@ struct vm {
     uint64_t log_bottom;
     int log_pending; /* lines to scroll at the next build (negative: older) */
 
+    bool replay; /* vm_in.replay was set at the last vm_update() */
     int detail_top, help_top;
     bool detail_end, help_end; /* scrolled to the end: stay there as the text grows */
 
@@ -218,7 +219,7 @@ cell_fmt(struct vm_cell *c, int w, enum vm_style st, bool ascii, const char *fmt
 
 /* ---- lines ----------------------------------------------------------------------------- */
 
-static void line_clear(struct vm_line *l)
+void vm_line_clear(struct vm_line *l)
 {
     l->text[0] = '\0';
     l->used = 0;
@@ -228,8 +229,8 @@ static void line_clear(struct vm_line *l)
 
 /* Place safe text at column x in at most max_w columns (and not past width). Returns the
  * columns used. */
-static int line_put(struct vm_line *l, int width, int x, int max_w, enum vm_style st, const char *s,
-                    bool ascii)
+int vm_line_put(struct vm_line *l, int width, int x, int max_w, enum vm_style st, const char *s,
+                bool ascii)
 {
     struct vm_span *sp;
     size_t len;
@@ -262,7 +263,7 @@ struct lb {
 
 static void lb_init(struct lb *b, struct vm_line *l, int width, bool ascii)
 {
-    line_clear(l);
+    vm_line_clear(l);
     b->l = l;
     b->w = width;
     b->x = 0;
@@ -271,7 +272,7 @@ static void lb_init(struct lb *b, struct vm_line *l, int width, bool ascii)
 
 static void lb_add(struct lb *b, enum vm_style st, const char *s)
 {
-    b->x += line_put(b->l, b->w, b->x, b->w - b->x, st, s, b->ascii);
+    b->x += vm_line_put(b->l, b->w, b->x, b->w - b->x, st, s, b->ascii);
 }
 
 __attribute__((format(printf, 3, 4))) static void lb_addf(struct lb *b, enum vm_style st,
@@ -1070,7 +1071,11 @@ static void update_rates(struct vm *v, const struct vm_in *in)
 {
     const struct model *m = in->m;
     int64_t dt = in->now_mono_us - v->rate_t_us;
-    bool take = v->rate_init && dt >= RATE_PERIOD_US;
+    bool take;
+
+    if (dt < 0)
+        v->rate_init = false; /* the clock went back: a replay started again */
+    take = v->rate_init && dt >= RATE_PERIOD_US;
 
     if (v->rate_init && !take)
         return;
@@ -1164,6 +1169,7 @@ void vm_update(struct vm *v, const struct vm_in *in)
     }
     reshape(v, m);
     update_rates(v, in);
+    v->replay = in->replay != NULL;
     if (++v->gen == 0)
         v->gen = 1;
 
@@ -1736,7 +1742,7 @@ size_t vm_log(struct vm *v, const struct vm_in *in, int width, struct vm_line *o
     if (n < max) {
         memmove(out, out + (max - n), n * sizeof(*out));
         for (size_t i = n; i < max; i++)
-            line_clear(&out[i]);
+            vm_line_clear(&out[i]);
     }
     return n;
 }
@@ -2579,7 +2585,7 @@ static const char *const help_keys[][2] = {
     {"m / M", "add a marker note for all endpoints / the selected one"},
     {"/", "filter the focused pane by text (Esc clears)"},
     {"s", "sort by name, state, rtt, reconnects"},
-    {"h", "history review"},
+    {"h", "history review: timelines, outages, attempts"},
     {"Ctrl-L", "redraw the screen"},
     {"mouse", "click a row to select it, double-click for its detail"},
     {"?", "this help"},
@@ -2593,25 +2599,47 @@ size_t vm_help(const struct vm *v, int width, struct vm_line *out, size_t max)
         "CLASS: the diagnosis of the last attempt (wsmon(1) lists the classes)",
         "FOR: time in the state; RTT ms: last/median; CLOSE: the last close code",
     };
+    static const char *const replay_keys[][2] = {
+        {"space", "play/pause the replay (from the start when at the end)"},
+        {"+ -", "replay faster/slower"},
+        {"[ ]  { }", "back/forward 1 minute, 10 minutes"},
+        {"^ $", "the start/end of the window"},
+    };
     size_t n = 0;
     struct lb b;
 
     if (n < max) {
         lb_init(&b, &out[n], width, v->o.ascii);
-        lb_add(&b, VM_HEAD, "Keys");
+        lb_add(&b, VM_HEAD, v->replay ? "Keys (replay: r, p and m are off)" : "Keys");
     }
     n++;
-    for (size_t i = 0; i < sizeof(help_keys) / sizeof(help_keys[0]); i++, n++) {
+    for (size_t i = 0; v->replay && i < sizeof(replay_keys) / sizeof(replay_keys[0]); i++, n++) {
         if (n >= max)
             continue;
         lb_init(&b, &out[n], width, v->o.ascii);
         lb_add(&b, VM_KEY, "  ");
-        lb_add(&b, VM_KEY, help_keys[i][0]);
+        lb_add(&b, VM_KEY, replay_keys[i][0]);
+        lb_at(&b, 22);
+        lb_add(&b, VM_NORMAL, replay_keys[i][1]);
+    }
+    for (size_t i = 0; i < sizeof(help_keys) / sizeof(help_keys[0]); i++, n++) {
+        const char *k = help_keys[i][0];
+
+        if (v->replay &&
+            (!strcmp(k, "r") || !strcmp(k, "p") || !strcmp(k, "m / M") || !strcmp(k, "e  + -"))) {
+            n--;
+            continue;
+        }
+        if (n >= max)
+            continue;
+        lb_init(&b, &out[n], width, v->o.ascii);
+        lb_add(&b, VM_KEY, "  ");
+        lb_add(&b, VM_KEY, k);
         lb_at(&b, 22);
         lb_add(&b, VM_NORMAL, help_keys[i][1]);
     }
     if (n < max)
-        line_clear(&out[n]);
+        vm_line_clear(&out[n]);
     n++;
     for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++, n++) {
         if (n >= max)
@@ -2635,7 +2663,7 @@ static bool screen_alloc(struct vm *v, int w, int h)
     v->scr.h = h;
     v->scr.cursor_x = v->scr.cursor_y = -1;
     for (int y = 0; y < h; y++)
-        line_clear(&v->scr.line[y]);
+        vm_line_clear(&v->scr.line[y]);
     return true;
 }
 
@@ -2663,10 +2691,14 @@ static void footer_keys(struct lb *b, const struct fkey *k, size_t n)
         }
     }
     for (size_t i = 0; i < n && i < 16; i++) {
+        bool last = true;
+
         if (!on[i])
             continue;
+        for (size_t j = i + 1; j < n && j < 16; j++)
+            last = last && !on[j];
         lb_add(b, VM_KEY, k[i].key);
-        lb_addf(b, VM_NORMAL, " %s  ", k[i].label);
+        lb_addf(b, VM_NORMAL, last ? " %s" : " %s  ", k[i].label);
     }
 }
 
@@ -2698,7 +2730,7 @@ static void build_footer(struct vm *v, const struct vm_in *in, struct vm_line *l
         v->scr.cursor_y = y;
         return;
     }
-    if (v->msg[0] && in->now_mono_us < v->msg_until_us) {
+    if (v->msg[0] && (in->ui_mono_us ? in->ui_mono_us : in->now_mono_us) < v->msg_until_us) {
         char s[VM_LINE_MAX];
 
         lb_add(&b, VM_WARN, san(v->msg, s, sizeof(s)));
@@ -2715,10 +2747,23 @@ static void build_footer(struct vm *v, const struct vm_in *in, struct vm_line *l
         lb_add(&b, VM_NORMAL, " back  ");
         lb_add(&b, VM_KEY, "q");
         lb_add(&b, VM_NORMAL, " quit");
+    } else if (v->view == VM_VIEW_DETAIL && in->replay) {
+        const struct fkey k[] = {
+            {"Esc", "back", 0},   {"j/k", "scroll", 1}, {"</>", "endpoint", 3},
+            {"space", "play", 1}, {"?", "help", 0},     {"q", "quit", 0},
+        };
+        footer_keys(&b, k, sizeof(k) / sizeof(k[0]));
     } else if (v->view == VM_VIEW_DETAIL) {
         const struct fkey k[] = {
             {"Esc", "back", 0}, {"j/k", "scroll", 1}, {"</>", "endpoint", 3}, {"r", "reconnect", 2},
             {"m", "mark", 3},   {"?", "help", 0},     {"q", "quit", 0},
+        };
+        footer_keys(&b, k, sizeof(k) / sizeof(k[0]));
+    } else if (in->replay) {
+        const struct fkey k[] = {
+            {"space", "play/pause", 0}, {"+/-", "speed", 1}, {"[ ]", "-/+1m", 2},
+            {"^ $", "start/end", 3},    {"h", "history", 2}, {"Enter", "detail", 3},
+            {"?", "help", 0},           {"q", "quit", 0},
         };
         footer_keys(&b, k, sizeof(k) / sizeof(k[0]));
     } else {
@@ -2772,6 +2817,12 @@ static void build_header(struct vm *v, const struct vm_in *in, struct vm_line *l
         lb_add(&b, VM_NORMAL, " ");
         lb_add(&b, VM_TITLE, what);
     }
+    if (in->replay) {
+        char rs[VM_LINE_MAX];
+
+        lb_add(&b, VM_NORMAL, "  ");
+        lb_add(&b, VM_WARN, san(in->replay, rs, sizeof(rs)));
+    }
     if (in->paused)
         lb_whole(&b, VM_WARN, "  PAUSED");
     if (insecure)
@@ -2800,26 +2851,26 @@ static void build_header(struct vm *v, const struct vm_in *in, struct vm_line *l
         tw = vm_text_width(s);
     else
         snprintf(s, sizeof(s), "%s", t);
-    line_put(l, w, w - tw, tw, VM_TITLE, s, v->o.ascii);
+    vm_line_put(l, w, w - tw, tw, VM_TITLE, s, v->o.ascii);
 }
 
 static void build_titles(struct vm *v, const struct vm_layout *lay, struct vm_line *l, int w)
 {
-    line_clear(l);
+    vm_line_clear(l);
     for (int i = 0; i < lay->n; i++) {
         const char *t = colspecs[lay->c[i].col].title;
         int tw = (int)strlen(t), x = lay->c[i].x;
 
         if (lay->c[i].right && tw < lay->c[i].w)
             x += lay->c[i].w - tw;
-        line_put(l, w, x, lay->c[i].w, VM_HEAD, t, v->o.ascii);
+        vm_line_put(l, w, x, lay->c[i].w, VM_HEAD, t, v->o.ascii);
     }
 }
 
 static void place_row(struct vm *v, const struct vm_layout *lay, const struct vm_row *r,
                       struct vm_line *l, int w)
 {
-    line_clear(l);
+    vm_line_clear(l);
     for (int i = 0; i < lay->n; i++) {
         const struct vm_cell *c = &r->cell[lay->c[i].col];
         int x = lay->c[i].x;
@@ -2832,7 +2883,7 @@ static void place_row(struct vm *v, const struct vm_layout *lay, const struct vm
             if (cw < lay->c[i].w)
                 x += lay->c[i].w - cw;
         }
-        line_put(l, w, x, lay->c[i].w, c->style, c->text, v->o.ascii);
+        vm_line_put(l, w, x, lay->c[i].w, c->style, c->text, v->o.ascii);
     }
     l->reverse = r->selected;
 }

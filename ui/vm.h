@@ -21,6 +21,7 @@ enum vm_style {
     VM_TITLE, /* the status line at the top */
     VM_HEAD,  /* column titles, section titles */
     VM_KEY,   /* key names in the footer and help */
+    VM_SEL,   /* a selected item inside a line (reverse video) */
     VM_STYLE_COUNT
 };
 
@@ -51,7 +52,7 @@ enum vm_pane { VM_PANE_TABLE, VM_PANE_LOG };
 #define VM_MAX_H     300
 #define VM_CELL_MAX  256  /* bytes of a cell, NUL included */
 #define VM_LINE_MAX  1700 /* bytes of a screen line (VM_MAX_W columns of UTF-8), NUL included */
-#define VM_SPANS     32
+#define VM_SPANS     64
 #define VM_INPUT_MAX 128 /* bytes of a prompt's text (= EVT_MARK_MAX) */
 
 /* What the view model reads, all borrowed; the clocks are passed in, never read. */
@@ -68,6 +69,12 @@ struct vm_in {
     /* optional: monotonic us until (ep, conn) tries again, -1 when not waiting (mon_retry_in_us) */
     int64_t (*retry_in_us)(const void *ud, uint32_t ep, uint32_t conn);
     const void *ud;
+    /* wsmon watch --replay: the replay's state for the header ("REPLAY x60 14:02:10"); the
+     * footer and the help then show the replay's keys. NULL: live. */
+    const char *replay;
+    /* the real monotonic clock (us) for footer messages when now_mono_us is a replay clock;
+     * 0 = now_mono_us */
+    int64_t ui_mono_us;
 };
 
 struct vm_opts {
@@ -211,5 +218,15 @@ int vm_spark(const uint32_t *samples, size_t n, int width, bool ascii, char *out
 int vm_text_width(const char *s);
 /* A line as plain text: spans placed at their columns with spaces between. Returns buf. */
 char *vm_line_plain(const struct vm_line *l, char *buf, size_t len);
+
+/* ---- building lines (for other screens: the history review) ----------------------------- */
+
+/* An empty line. */
+void vm_line_clear(struct vm_line *l);
+/* Place text at column x of a line width columns wide, in at most max_w columns (cut with an
+ * ellipsis). s must already be safe for a terminal (san_term); characters ascii cannot show
+ * become '?'. Returns the columns used (0 when no span is left: VM_SPANS). */
+int vm_line_put(struct vm_line *l, int width, int x, int max_w, enum vm_style st, const char *s,
+                bool ascii);
 
 #endif
