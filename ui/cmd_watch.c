@@ -486,6 +486,8 @@ static int run_monitor(struct cli *c, enum mode mode)
                               .ascii = -1,
                               .show_secrets = c->show_secrets,
                               .no_signals = true,
+                              .history = mode == MODE_WATCH && !c->no_db,
+                              .history_db = c->db_path,
                               .on_quit = on_tui_quit,
                               .ud = &r};
         r.tui = tui_new(&r.loop, r.mn, &to, err, sizeof(err));
