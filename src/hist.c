@@ -1695,6 +1695,10 @@ enum rp_str {
 #define RP_MARGIN_US  (600 * INT64_C(1000000))  /* a handshake running at since began after this */
 #define RP_SPREAD_MAX (INT64_C(10000000000000)) /* ~115 days: spreads longer are cut */
 #define RP_NO_TIME    INT64_MAX
+/* Times from the file are brought into [0, 2^53] (1970 to year 287,000) and durations into
+ * [0, 2^50]: the model and the dashboard subtract and add them without overflowing. */
+#define RP_T_MAX (INT64_C(1) << 53)
+#define RP_D_MAX (INT64_C(1) << 50)
 
 struct rp_att {
     int64_t id, run_id;
@@ -1774,6 +1778,18 @@ struct hist_replay {
     bool have_pending;
     struct evt pending; /* the PONG after the PING just returned */
 };
+
+static int64_t rp_t(int64_t t)
+{
+    if (t == HIST_NULL)
+        return t;
+    return t < 0 ? 0 : t > RP_T_MAX ? RP_T_MAX : t;
+}
+
+static int64_t rp_d(int64_t d)
+{
+    return d == HIST_NULL || d <= RP_D_MAX ? d : RP_D_MAX;
+}
 
 static int64_t rp_add(int64_t t, int64_t d)
 {
@@ -1896,7 +1912,18 @@ static void rp_read(sqlite3_stmt *st, struct rp_att *a)
     a->expect_seen = sqlite3_column_int64(st, i++) != 0;
     a->run_start = col_i64(st, i++);
     a->run_end = col_i64(st, i++);
-    /* times from the file may be anything: an order that events can have */
+    /* times from the file may be anything: a range and an order that events can have */
+    a->started = rp_t(a->started);
+    a->opened = rp_t(a->opened);
+    a->ended = rp_t(a->ended);
+    a->run_start = rp_t(a->run_start);
+    a->run_end = rp_t(a->run_end);
+    a->dns_us = rp_d(a->dns_us);
+    a->tcp_us = rp_d(a->tcp_us);
+    a->tls_us = rp_d(a->tls_us);
+    a->upgrade_us = rp_d(a->upgrade_us);
+    a->open_us = rp_d(a->open_us);
+    a->first_message_us = rp_d(a->first_message_us);
     if (a->opened != HIST_NULL && a->opened < a->started)
         a->opened = a->started;
     if (a->ended != HIST_NULL && a->ended < a->started)
@@ -2567,7 +2594,7 @@ static int rp_load_rtt(struct hist *h, struct hist_replay *r, sqlite3_stmt *q, s
             continue;
         if (r->n_rtt % 4096 == 0)
             r->rtt = xrealloc(r->rtt, (r->n_rtt + 4096) * sizeof(*r->rtt));
-        r->rtt[r->n_rtt++] = (struct rp_rtt){sqlite3_column_int64(q, 0), ep,
+        r->rtt[r->n_rtt++] = (struct rp_rtt){rp_t(sqlite3_column_int64(q, 0)), ep,
                                              (uint32_t)col_int(q, 1, 0, INT_MAX, 0), (uint32_t)rtt};
     }
     sqlite3_reset(q);
@@ -2751,7 +2778,7 @@ struct hist_replay *hist_replay_load(struct hist *h, int64_t since, int64_t unti
             rp_ep_index(r, sqlite3_column_int64(q_mark, 1), &ep) < 0)
             continue; /* about an endpoint not replayed */
         m = rp_misc_add(r);
-        m->t = sqlite3_column_int64(q_mark, 0);
+        m->t = rp_t(sqlite3_column_int64(q_mark, 0));
         m->ep = ep;
         m->kind = EVT_MARK;
         if (text.s) {
@@ -2774,7 +2801,7 @@ struct hist_replay *hist_replay_load(struct hist *h, int64_t since, int64_t unti
             rp_ep_index(r, sqlite3_column_int64(q_health, 1), &ep) < 0)
             continue;
         m = rp_misc_add(r);
-        m->t = sqlite3_column_int64(q_health, 0);
+        m->t = rp_t(sqlite3_column_int64(q_health, 0));
         m->ep = ep;
         m->kind = EVT_HEALTH;
         m->status = col_int(q_health, 2, 0, 999, 0);

@@ -816,26 +816,44 @@ static void build_footer(struct review *rv, int w, int y)
     struct lw b;
     const char *lr = rv->o.ascii ? "Left/Right" : "\xe2\x86\x90/\xe2\x86\x92";
     const char *ud = rv->o.ascii ? "Up/Down" : "\xe2\x86\x91/\xe2\x86\x93";
-    const char *enter = rv->focus == F_EPS ? "outages" : rv->focus == F_OUT ? "attempts" : "";
-    const char *keys[][2] = {
-        {lr, "move"}, {"+/-", "zoom"}, {ud, "select"}, {"Enter", enter},
-        {"n", "now"}, {"Esc", "back"}, {"q", "quit"},
+    const char *enter = rv->focus == F_EPS ? "outages" : rv->focus == F_OUT ? "attempts" : NULL;
+    /* key, label, priority (lower is kept first) */
+    const struct {
+        const char *key, *label;
+        int prio;
+    } k[] = {
+        {lr, "move", 1}, {"+/-", "zoom", 1}, {ud, "select", 2}, {"Enter", enter, 1},
+        {"n", "now", 2}, {"Esc", "back", 0}, {"q", "quit", 0},
     };
+    enum { N = sizeof(k) / sizeof(k[0]) };
+    bool on[N] = {false};
+    int used = 0;
 
     lw_init(&b, &rv->scr.line[y], w, rv->o.ascii);
     if (rv->hint[0]) {
         lw_add(&b, VM_WARN, rv->hint);
         return;
     }
-    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-        int need = vm_text_width(keys[i][0]) + 1 + (int)strlen(keys[i][1]) + 2;
+    for (int prio = 0; prio < 3; prio++) {
+        for (int i = 0; i < N; i++) {
+            int need;
 
-        if (!keys[i][1][0])
+            if (k[i].prio != prio || !k[i].label)
+                continue;
+            need = (used ? 2 : 0) + vm_text_width(k[i].key) + 1 + (int)strlen(k[i].label);
+            if (used + need <= w) {
+                on[i] = true;
+                used += need;
+            }
+        }
+    }
+    for (int i = 0; i < N; i++) {
+        if (!on[i])
             continue;
-        if (b.x + need - 2 > w)
-            break;
-        lw_add(&b, VM_KEY, keys[i][0]);
-        lw_addf(&b, VM_NORMAL, " %s  ", keys[i][1]);
+        if (b.x)
+            b.x += 2;
+        lw_add(&b, VM_KEY, k[i].key);
+        lw_addf(&b, VM_NORMAL, " %s", k[i].label);
     }
 }
 

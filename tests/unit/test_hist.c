@@ -1437,16 +1437,14 @@ static void test_usage_and_errors(void **state)
 
 /* ---- a hostile file ---------------------------------------------------------------------- */
 
-static void test_hostile_database(void **state)
+/* A file with everything wrong in it: escapes in every text, times and numbers out of range,
+ * names of enums that do not exist, rows of runs and endpoints that do not exist. */
+static void build_hostile(const char *path)
 {
-    char path[512], err[512], sql[4096];
-    static const char *const views[] = {"summary", "outages", "attempts", "events", "markers"};
-    static const char *const fmts[] = {"table", "csv", "json"};
+    char err[512], sql[6144];
     struct store *s;
     sqlite3 *db;
 
-    (void)state;
-    tpath(path, sizeof(path), "hostile.db");
     s = store_open(path, 0, err, sizeof(err));
     assert_non_null(s);
     store_close(s);
@@ -1479,9 +1477,45 @@ static void test_hostile_database(void **state)
         "  char(27)||'[31m'||char(10)||'red'||char(155)||'1m'),"
         "  (2, 200, 77, NULL, x'ff', 'bogus', 'x', 12345);"
         "INSERT INTO markers VALUES(1, 150, NULL, char(27)||']8;;http://x'||char(7)||'link', "
-        "NULL), (2, 160, 5, x'c0afe080', NULL);");
+        "NULL), (2, 160, 5, x'c0afe080', NULL);"
+        /* for the replay: counters beyond any cap, a seq of 0, a huge connection index, phases
+         * longer than the attempt, pings never answered, an unended attempt of an ended run */
+        "INSERT INTO attempts(run_id, endpoint_id, conn, seq, started_us, opened_us, "
+        "  ended_us, is_tls, reached, ready_state, have_tls, have_http, class, ok, verdict, "
+        "  msgs_in, msgs_out, bytes_in, bytes_out, pings, pongs, first_message_us, open_us, "
+        "  upgrade_us, tcp_us, tls_us, dns_us, first_msg, http_cookies, close_code, close_by, "
+        "  close_frame, cause) VALUES"
+        "  (1, 2, 0, 0, 5000, 6000, 9000, 1, 'open', 3, 1, 1, 'healthy', 1, '', "
+        "   1000000000000, 7, -1, 9223372036854775807, 999999, 3, 9223372036854775807, 1000, "
+        "   9223372036854775000, 500, 400, 300, x'1b5d303b7469746c6507', "
+        "   'a;b;c;d;e;f;g;'||char(27)||';;', 4000, 'server', 1, 'close-frame'),"
+        "  (1, 2, 2147483647, 4294967297, 7000, 7100, NULL, 0, 'open', 1, 0, 1, 'healthy', 1, "
+        "   '', 0, 0, 0, 0, 0, 0, NULL, 100, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "
+        "   NULL, NULL),"
+        "  (2, 1, 0, 1, 8000, NULL, NULL, 0, 'tcp', 0, 0, 0, 'handshake-timeout', 0, '', 0, "
+        "   0, 0, 0, 0, 0, NULL, NULL, NULL, 10, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "
+        "   'handshake-timeout');"
+        "INSERT INTO rtt VALUES(2, 6500, 0, 1000), (2, 6600, 2147483647, 4294967295),"
+        "  (2, -100, 0, 5), (2, 9223372036854775807, 0, 7);"
+        "INSERT INTO events VALUES(3, 6000, 2, NULL, 'health', NULL, 99999, "
+        "  'health check: HTTP 1e308 in nan ms'), (4, 6100, 2, NULL, 'health', NULL, 0, "
+        "  'health check failed: '||char(27)||'[2J'), (5, 6200, 2, NULL, 'health', NULL, "
+        "  200, 'health check: HTTP 200 in -5 ms');");
     assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
+}
+
+static void test_hostile_database(void **state)
+{
+    char path[512], err[512];
+    static const char *const views[] = {"summary", "outages", "attempts", "events", "markers"};
+    static const char *const fmts[] = {"table", "csv", "json"};
+    struct store *s;
+    sqlite3 *db;
+
+    (void)state;
+    tpath(path, sizeof(path), "hostile.db");
+    build_hostile(path);
 
     for (size_t v = 0; v < 5; v++) {
         for (size_t k = 0; k < 3; k++) {
@@ -2047,6 +2081,56 @@ static void test_replay_equals_live(void **state)
 
 /* A window that starts late: the attempts running at since come from their start; the ones
  * that ended before since are not part of it. */
+/* A hostile file replays without a fault: events in order, times in range, counters capped. */
+static void test_replay_hostile(void **state)
+{
+    char path[512], err[512];
+    struct hist_replay_stats st;
+    struct hist_replay *r;
+    struct hist *h;
+    struct cfg cfg;
+    struct evt e;
+    size_t n = 0;
+    int64_t last = INT64_MIN;
+
+    (void)state;
+    tpath(path, sizeof(path), "hostile-replay.db");
+    build_hostile(path);
+    h = hist_open(path, err, sizeof(err));
+    assert_non_null(h);
+    r = hist_replay_load(h, HIST_ALL_BEFORE, HIST_ALL_AFTER, err, sizeof(err));
+    assert_non_null(r);
+    hist_replay_get_stats(r, &st);
+    assert_true(st.endpoints >= 1);
+    assert_true(st.msgs_capped >= 1);
+    assert_int_equal(hist_replay_cfg(r, &cfg, err, sizeof(err)), 0);
+    {
+        int conns[8] = {0};
+        struct model *m;
+
+        assert_true(cfg.n_eps <= 8);
+        for (size_t i = 0; i < cfg.n_eps; i++)
+            conns[i] = cfg.eps[i].connections;
+        m = model_new(cfg.n_eps, conns);
+        while (hist_replay_next(r, &e)) {
+            assert_true(e.t_wall_us >= 0 && e.t_wall_us <= (INT64_C(1) << 54));
+            assert_true(e.ep < cfg.n_eps || e.ep == EVT_EP_NONE);
+            if (e.kind != EVT_PING) {
+                assert_true(e.t_wall_us >= last);
+                last = e.t_wall_us;
+            }
+            assert_int_equal(model_apply(m, &e), 0);
+            n++;
+        }
+        /* the capped counters: HIST_REPLAY_MSGS_MAX messages in, 7 out */
+        assert_true(n > HIST_REPLAY_MSGS_MAX);
+        model_free(m);
+    }
+    cfg_fini(&cfg);
+    hist_replay_free(r);
+    hist_close(h);
+}
+
 static void test_replay_window(void **state)
 {
     char path[512], err[512];
@@ -2181,7 +2265,7 @@ int main(void)
         cmocka_unit_test(test_mark_command),     cmocka_unit_test(test_usage_and_errors),
         cmocka_unit_test(test_hostile_database), cmocka_unit_test(test_second_run_and_live_reader),
         cmocka_unit_test(test_query_time_200k),  cmocka_unit_test(test_replay_equals_live),
-        cmocka_unit_test(test_replay_window),
+        cmocka_unit_test(test_replay_window),    cmocka_unit_test(test_replay_hostile),
     };
 
     return cmocka_run_group_tests(tests, setup_all, teardown_all);
