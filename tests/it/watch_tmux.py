@@ -266,6 +266,8 @@ def t_help(ck):
     if text is not None:
         for k in ("Enter", "Tab", "r ", "p ", "m ", "/ ", "s ", "q "):
             ck.ok(k in text, "the help does not mention %r" % k)
+        ck.ok(re.search(r"^\s+h\s+history review", text, re.M),
+              "the help does not mention h (history review)")
     S["tmux"].keys(t, "x")
     wait_screen(ck, t, lambda s: "ENDPOINT" in s, "the table after a key in the help", 3)
 
