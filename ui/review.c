@@ -94,8 +94,8 @@ void review_cells(const struct hist_span *spans, size_t n_spans, const int64_t *
 }
 
 static const int64_t zoom_ladder[] = {
-    5 * MIN,   15 * MIN, 30 * MIN, HOUR,    3 * HOUR, 6 * HOUR,
-    12 * HOUR, DAY,      3 * DAY,  7 * DAY, 30 * DAY,
+    MIN,      5 * MIN,   15 * MIN, 30 * MIN, HOUR,    3 * HOUR,
+    6 * HOUR, 12 * HOUR, DAY,      3 * DAY,  7 * DAY, 30 * DAY,
 };
 #define ZOOM_N (sizeof(zoom_ladder) / sizeof(zoom_ladder[0]))
 
@@ -902,8 +902,8 @@ static void put_cells(struct vm_line *l, int width, int x0, const char *cells,
 static void build_ruler(struct review *rv, struct vm_line *l, int w, int x0, int n, int name_w)
 {
     static const int64_t steps[] = {
-        MIN,      2 * MIN,  5 * MIN,   10 * MIN, 15 * MIN, 30 * MIN, HOUR,     2 * HOUR,
-        3 * HOUR, 6 * HOUR, 12 * HOUR, DAY,      2 * DAY,  7 * DAY,  14 * DAY,
+        10 * SEC, 15 * SEC, 30 * SEC, MIN,      2 * MIN,   5 * MIN, 10 * MIN, 15 * MIN, 30 * MIN,
+        HOUR,     2 * HOUR, 3 * HOUR, 6 * HOUR, 12 * HOUR, DAY,     2 * DAY,  7 * DAY,  14 * DAY,
     };
     int64_t since = rv->d->since_us, span = rv->d->until_us - rv->d->since_us, stp = 0, off, t;
     bool days;
@@ -913,8 +913,8 @@ static void build_ruler(struct review *rv, struct vm_line *l, int w, int x0, int
     vm_line_clear(l);
     put_col(l, w, 0, name_w, false, VM_HEAD, "ENDPOINT", rv->o.ascii);
     for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
-        /* a label every 9 columns at least */
-        if (steps[i] * n >= span * 9) {
+        /* a label every 9 columns at least ("14:10"), 11 with seconds ("14:10:30") */
+        if (steps[i] * n >= span * (steps[i] < MIN ? 11 : 9)) {
             stp = steps[i];
             break;
         }
@@ -933,7 +933,7 @@ static void build_ruler(struct review *rv, struct vm_line *l, int w, int x0, int
 
         if (c < 0 || c >= n)
             continue;
-        fmt_t(rv, t, days ? T_MD : T_HM, lab, sizeof(lab));
+        fmt_t(rv, t, days ? T_MD : stp < MIN ? T_HMS : T_HM, lab, sizeof(lab));
         lw = (int)strlen(lab);
         if (x <= last_end || x + lw > x0 + n)
             continue;

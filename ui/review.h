@@ -22,7 +22,7 @@ struct review;
 #define REVIEW_WATCHED '-' /* watched, nothing open, no failure (connecting, closed cleanly) */
 #define REVIEW_NODATA  '.' /* not watched: nothing is known */
 
-#define REVIEW_SPAN_MIN_US (5 * 60 * INT64_C(1000000))     /* the zoom's shortest window */
+#define REVIEW_SPAN_MIN_US (60 * INT64_C(1000000))         /* the zoom's shortest window */
 #define REVIEW_SPAN_MAX_US (30 * 86400 * INT64_C(1000000)) /* and its longest */
 #define REVIEW_SPAN_DEF_US (3600 * INT64_C(1000000))       /* the window h opens on */
 #define REVIEW_REFRESH_US  (5 * INT64_C(1000000)) /* a window that follows now is read again */
@@ -36,7 +36,7 @@ int review_cell_of(int64_t since_us, int64_t span_us, int n, int64_t t_us);
 void review_cells(const struct hist_span *spans, size_t n_spans, const int64_t *marks,
                   size_t n_marks, int64_t since_us, int64_t span_us, int n, char *out);
 /* The window length one zoom step in (dir > 0) or out (dir < 0) from span_us, on the ladder
- * 5m 15m 30m 1h 3h 6h 12h 1d 3d 7d 30d (a length between two steps goes to the next one). */
+ * 1m 5m 15m 30m 1h 3h 6h 12h 1d 3d 7d 30d (a length between two steps goes to the next one). */
 int64_t review_zoom(int64_t span_us, int dir);
 
 /* ---- data: a query's answer, plain memory ------------------------------------------------ */
@@ -114,7 +114,7 @@ struct review_opts {
 enum review_key {
     RK_LEFT,     /* the window a quarter back */
     RK_RIGHT,    /* a quarter forward (up to now, which it then follows) */
-    RK_ZOOM_IN,  /* a shorter window */
+    RK_ZOOM_IN,  /* a shorter window (1 minute at the shortest) */
     RK_ZOOM_OUT, /* a longer one */
     RK_NOW,      /* the window ends now and follows it */
     RK_UP,
