@@ -322,11 +322,9 @@ static void diag_http(const struct model_attempt *a, struct diag_verdict *out)
                               ? "the server chose a subprotocol that was not offered"
                           : strstr(a->detail, "UPGRADE") || strstr(a->detail, "Upgrade")
                               ? "its Upgrade header is missing or not websocket"
-                          : strstr(a->detail, "ACCEPT")
-                              ? "it has no Sec-WebSocket-Accept"
-                          : strstr(a->detail, "EXT")
-                              ? "its extensions cannot be accepted"
-                              : "it breaks the handshake";
+                          : strstr(a->detail, "ACCEPT") ? "it has no Sec-WebSocket-Accept"
+                          : strstr(a->detail, "EXT")    ? "its extensions cannot be accepted"
+                                                        : "it breaks the handshake";
         set(out, DIAG_BAD_ACCEPT, a->cause, EVT_PH_UPGRADE);
         cat(out->verdict, "101 rejected: %s (%s)", why, a->detail);
         if (h->server[0])
@@ -669,18 +667,21 @@ void diag_attempt(const struct model_attempt *a, const struct diag_policy *p,
 
     /* through --proxy, lws reports the CONNECT tunnel's failures as "proxy ..." */
     if (p && p->proxy && !a->have_http && !strncmp(a->detail, "proxy", 5) &&
-        (cause == EVT_CAUSE_HTTP_STATUS || cause == EVT_CAUSE_EOF ||
-         cause == EVT_CAUSE_RESET)) {
+        (cause == EVT_CAUSE_HTTP_STATUS || cause == EVT_CAUSE_EOF || cause == EVT_CAUSE_RESET)) {
         if (cause == EVT_CAUSE_HTTP_STATUS) {
             set(out, DIAG_HTTP_STATUS, cause, EVT_PH_TCP);
-            cat(out->verdict, "the proxy %s refused the tunnel to %s:%d (its answer to CONNECT "
-                "was not 200)", p->proxy, p->host ? p->host : "?", p->port);
+            cat(out->verdict,
+                "the proxy %s refused the tunnel to %s:%d (its answer to CONNECT "
+                "was not 200)",
+                p->proxy, p->host ? p->host : "?", p->port);
             cat(out->hint, "check the proxy's access rules for this host and port, and its "
                            "credentials");
         } else {
             set(out, DIAG_CLOSED_BEFORE_OPEN, cause, EVT_PH_TCP);
-            cat(out->verdict, "the proxy %s closed the connection while the tunnel was set up "
-                "(%s)", p->proxy, a->detail);
+            cat(out->verdict,
+                "the proxy %s closed the connection while the tunnel was set up "
+                "(%s)",
+                p->proxy, a->detail);
             cat(out->hint, "check that %s is an HTTP proxy that allows CONNECT", p->proxy);
         }
         return;
