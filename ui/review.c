@@ -720,38 +720,6 @@ static const char *span_name(int64_t us, char *buf, size_t len)
 
 /* ---- building ------------------------------------------------------------------------------ */
 
-struct lw {
-    struct vm_line *l;
-    int w, x;
-    bool ascii;
-};
-
-static void lw_init(struct lw *b, struct vm_line *l, int w, bool ascii)
-{
-    vm_line_clear(l);
-    b->l = l;
-    b->w = w;
-    b->x = 0;
-    b->ascii = ascii;
-}
-
-static void lw_add(struct lw *b, enum vm_style st, const char *s)
-{
-    b->x += vm_line_put(b->l, b->w, b->x, b->w - b->x, st, s, b->ascii);
-}
-
-__attribute__((format(printf, 3, 4))) static void lw_addf(struct lw *b, enum vm_style st,
-                                                          const char *fmt, ...)
-{
-    char buf[VM_LINE_MAX];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof(buf), fmt, ap);
-    va_end(ap);
-    lw_add(b, st, buf);
-}
-
 /* Text at column x in at most w columns (right-aligned when right). */
 static void put_col(struct vm_line *l, int width, int x, int w, bool right, enum vm_style st,
                     const char *s, bool ascii)
@@ -769,51 +737,51 @@ static void rule(struct review *rv, struct vm_line *l, int w, const char *title)
     const char *dash = rv->o.ascii ? "-" : "\xe2\x94\x80";
     char s[VM_LINE_MAX];
     size_t o = 0, dn = strlen(dash);
-    struct lw b;
+    struct vm_lb b;
 
-    lw_init(&b, l, w, rv->o.ascii);
-    lw_add(&b, VM_DIM, rv->o.ascii ? "-- " : "\xe2\x94\x80\xe2\x94\x80 ");
-    lw_add(&b, VM_HEAD, title);
-    lw_add(&b, VM_DIM, " ");
+    vm_lb_init(&b, l, w, rv->o.ascii);
+    vm_lb_add(&b, VM_DIM, rv->o.ascii ? "-- " : "\xe2\x94\x80\xe2\x94\x80 ");
+    vm_lb_add(&b, VM_HEAD, title);
+    vm_lb_add(&b, VM_DIM, " ");
     for (int i = b.x; i < w && o + dn + 1 < sizeof(s); i++) {
         memcpy(s + o, dash, dn);
         o += dn;
     }
     s[o] = '\0';
-    lw_add(&b, VM_DIM, s);
+    vm_lb_add(&b, VM_DIM, s);
 }
 
 static void build_header(struct review *rv, int64_t now_us, int w)
 {
     char a[48], z[48], sp[24], cell[32], clock[48], s[VM_LINE_MAX];
-    struct lw b;
+    struct vm_lb b;
     int cw;
 
     fmt_t(rv, now_us, rv->o.utc ? T_CLOCK_UTC : T_CLOCK, clock, sizeof(clock));
     cw = vm_text_width(clock);
-    lw_init(&b, &rv->scr.line[0], w - cw - 1 > 0 ? w - cw - 1 : 0, rv->o.ascii);
-    lw_add(&b, VM_TITLE, "wsmon history");
+    vm_lb_init(&b, &rv->scr.line[0], w - cw - 1 > 0 ? w - cw - 1 : 0, rv->o.ascii);
+    vm_lb_add(&b, VM_TITLE, "wsmon history");
     if (rv->d) {
         int64_t span = rv->d->until_us - rv->d->since_us;
 
         fmt_when(rv, rv->d->since_us, now_us, false, a, sizeof(a));
         fmt_when(rv, rv->d->until_us, rv->d->since_us, false, z, sizeof(z));
-        lw_addf(&b, VM_NORMAL, "  %s-%s", a, z);
-        lw_addf(&b, VM_NORMAL, "  %s", span_name(span, sp, sizeof(sp)));
+        vm_lb_addf(&b, VM_NORMAL, "  %s-%s", a, z);
+        vm_lb_addf(&b, VM_NORMAL, "  %s", span_name(span, sp, sizeof(sp)));
         if (rv->cells > 0 && span > 0)
-            lw_addf(&b, VM_DIM, ", cell %s", vm_fmt_dur(span / rv->cells, cell, sizeof(cell)));
+            vm_lb_addf(&b, VM_DIM, ", cell %s", vm_fmt_dur(span / rv->cells, cell, sizeof(cell)));
     }
     if (rv->follow)
-        lw_add(&b, VM_OK, "  now");
+        vm_lb_add(&b, VM_OK, "  now");
     if (rv->busy)
-        lw_add(&b, VM_WARN, "  reading...");
+        vm_lb_add(&b, VM_WARN, "  reading...");
     snprintf(s, sizeof(s), "%s", clock);
     vm_line_put(&rv->scr.line[0], w, w - cw, cw, VM_TITLE, s, rv->o.ascii);
 }
 
 static void build_footer(struct review *rv, int w, int y)
 {
-    struct lw b;
+    struct vm_lb b;
     const char *lr = rv->o.ascii ? "Left/Right" : "\xe2\x86\x90/\xe2\x86\x92";
     const char *ud = rv->o.ascii ? "Up/Down" : "\xe2\x86\x91/\xe2\x86\x93";
     const char *enter = rv->focus == F_EPS ? "outages" : rv->focus == F_OUT ? "attempts" : NULL;
@@ -829,9 +797,9 @@ static void build_footer(struct review *rv, int w, int y)
     bool on[N] = {false};
     int used = 0;
 
-    lw_init(&b, &rv->scr.line[y], w, rv->o.ascii);
+    vm_lb_init(&b, &rv->scr.line[y], w, rv->o.ascii);
     if (rv->hint[0]) {
-        lw_add(&b, VM_WARN, rv->hint);
+        vm_lb_add(&b, VM_WARN, rv->hint);
         return;
     }
     for (int prio = 0; prio < 3; prio++) {
@@ -852,8 +820,8 @@ static void build_footer(struct review *rv, int w, int y)
             continue;
         if (b.x)
             b.x += 2;
-        lw_add(&b, VM_KEY, k[i].key);
-        lw_addf(&b, VM_NORMAL, " %s", k[i].label);
+        vm_lb_add(&b, VM_KEY, k[i].key);
+        vm_lb_addf(&b, VM_NORMAL, " %s", k[i].label);
     }
 }
 
@@ -949,11 +917,11 @@ static void build_timelines(struct review *rv, int w, int y, int rows, int x0, i
     int64_t since = d->since_us, span = d->until_us - d->since_us;
     char cells[VM_MAX_W + 1], name[TEXT_MAX], cut[TEXT_MAX];
     enum vm_style st[VM_MAX_W];
-    struct lw b;
+    struct vm_lb b;
 
     /* the markers row: every marker of the window */
-    lw_init(&b, &rv->scr.line[y], w, rv->o.ascii);
-    lw_add(&b, VM_DIM, "markers");
+    vm_lb_init(&b, &rv->scr.line[y], w, rv->o.ascii);
+    vm_lb_add(&b, VM_DIM, "markers");
     memset(cells, ' ', (size_t)n);
     cells[n] = '\0';
     for (size_t i = 0; i < d->n_marks; i++) {
@@ -1030,12 +998,13 @@ static void build_outages(struct review *rv, int w, int y, int rows)
     if (!e || rows <= 0)
         return;
     if (e->n_out == 0) {
-        struct lw b;
+        struct vm_lb b;
 
-        lw_init(&b, &rv->scr.line[y], w, rv->o.ascii);
-        lw_add(&b, VM_DIM, "  none in this window: ");
-        lw_add(&b, VM_DIM,
-               e->watched_us > 0 ? "a connection was open, or it closed cleanly" : "not watched");
+        vm_lb_init(&b, &rv->scr.line[y], w, rv->o.ascii);
+        vm_lb_add(&b, VM_DIM, "  none in this window: ");
+        vm_lb_add(&b, VM_DIM,
+                  e->watched_us > 0 ? "a connection was open, or it closed cleanly"
+                                    : "not watched");
         return;
     }
     /* START LASTED [ENDED] CLASS CAUSE HTTP CODE ATT MARKER */
@@ -1150,10 +1119,10 @@ static void build_attempts(struct review *rv, int w, int y, int rows)
     if (rows <= 0)
         return;
     if (!a || a->err[0]) {
-        struct lw b;
+        struct vm_lb b;
 
-        lw_init(&b, &rv->scr.line[y], w, rv->o.ascii);
-        lw_add(&b, a ? VM_BAD : VM_DIM, a ? safe(a->err, s, sizeof(s)) : "  reading...");
+        vm_lb_init(&b, &rv->scr.line[y], w, rv->o.ascii);
+        vm_lb_add(&b, a ? VM_BAD : VM_DIM, a ? safe(a->err, s, sizeof(s)) : "  reading...");
         return;
     }
     {
@@ -1196,10 +1165,10 @@ static void build_attempts(struct review *rv, int w, int y, int rows)
         return;
     rv->list_h = rows;
     if (a->n == 0) {
-        struct lw b;
+        struct vm_lb b;
 
-        lw_init(&b, &rv->scr.line[y], w, rv->o.ascii);
-        lw_add(&b, VM_DIM, "  no attempt recorded in it");
+        vm_lb_init(&b, &rv->scr.line[y], w, rv->o.ascii);
+        vm_lb_add(&b, VM_DIM, "  no attempt recorded in it");
         return;
     }
     if (rv->att_top + (size_t)rows > a->n)
@@ -1264,12 +1233,12 @@ static void screen_alloc(struct review *rv, int w, int h)
 
 static void body_text(struct review *rv, int w, int y, enum vm_style st, const char *text)
 {
-    struct lw b;
+    struct vm_lb b;
     char s[TEXT_MAX];
 
-    lw_init(&b, &rv->scr.line[y], w, rv->o.ascii);
-    lw_add(&b, VM_NORMAL, "  ");
-    lw_add(&b, st, safe(text, s, sizeof(s)));
+    vm_lb_init(&b, &rv->scr.line[y], w, rv->o.ascii);
+    vm_lb_add(&b, VM_NORMAL, "  ");
+    vm_lb_add(&b, st, safe(text, s, sizeof(s)));
 }
 
 const struct vm_screen *review_build(struct review *rv, int64_t now_us, int w, int h)
@@ -1288,15 +1257,15 @@ const struct vm_screen *review_build(struct review *rv, int64_t now_us, int w, i
     if (h < 1)
         h = 1;
     if (w < VM_MIN_W || h < VM_MIN_H) {
-        struct lw b;
+        struct vm_lb b;
         int yy = h / 2 > 0 ? h / 2 - 1 : 0;
 
         screen_alloc(rv, w, h);
         snprintf(s, sizeof(s), "terminal too small: %dx%d, wsmon needs %dx%d", w, h, VM_MIN_W,
                  VM_MIN_H);
-        lw_init(&b, &rv->scr.line[yy], w, rv->o.ascii);
+        vm_lb_init(&b, &rv->scr.line[yy], w, rv->o.ascii);
         b.x = w > vm_text_width(s) ? (w - vm_text_width(s)) / 2 : 0;
-        lw_add(&b, VM_BAD, s);
+        vm_lb_add(&b, VM_BAD, s);
         rv->scr.cursor_x = -1;
         return &rv->scr;
     }

@@ -254,14 +254,7 @@ int vm_line_put(struct vm_line *l, int width, int x, int max_w, enum vm_style st
     return w;
 }
 
-/* A cursor over a line. */
-struct lb {
-    struct vm_line *l;
-    int w, x;
-    bool ascii;
-};
-
-static void lb_init(struct lb *b, struct vm_line *l, int width, bool ascii)
+void vm_lb_init(struct vm_lb *b, struct vm_line *l, int width, bool ascii)
 {
     vm_line_clear(l);
     b->l = l;
@@ -270,13 +263,12 @@ static void lb_init(struct lb *b, struct vm_line *l, int width, bool ascii)
     b->ascii = ascii;
 }
 
-static void lb_add(struct lb *b, enum vm_style st, const char *s)
+void vm_lb_add(struct vm_lb *b, enum vm_style st, const char *s)
 {
     b->x += vm_line_put(b->l, b->w, b->x, b->w - b->x, st, s, b->ascii);
 }
 
-__attribute__((format(printf, 3, 4))) static void lb_addf(struct lb *b, enum vm_style st,
-                                                          const char *fmt, ...)
+void vm_lb_addf(struct vm_lb *b, enum vm_style st, const char *fmt, ...)
 {
     char buf[VM_LINE_MAX];
     va_list ap;
@@ -284,17 +276,17 @@ __attribute__((format(printf, 3, 4))) static void lb_addf(struct lb *b, enum vm_
     va_start(ap, fmt);
     vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
-    lb_add(b, st, buf);
+    vm_lb_add(b, st, buf);
 }
 
 /* Safe text, only when all of it fits. */
-static void lb_whole(struct lb *b, enum vm_style st, const char *s)
+static void lb_whole(struct vm_lb *b, enum vm_style st, const char *s)
 {
     if (vm_text_width(s) <= b->w - b->x)
-        lb_add(b, st, s);
+        vm_lb_add(b, st, s);
 }
 
-__attribute__((format(printf, 3, 4))) static void lb_wholef(struct lb *b, enum vm_style st,
+__attribute__((format(printf, 3, 4))) static void lb_wholef(struct vm_lb *b, enum vm_style st,
                                                             const char *fmt, ...)
 {
     char buf[VM_LINE_MAX];
@@ -306,7 +298,7 @@ __attribute__((format(printf, 3, 4))) static void lb_wholef(struct lb *b, enum v
     lb_whole(b, st, buf);
 }
 
-static void lb_at(struct lb *b, int x)
+static void lb_at(struct vm_lb *b, int x)
 {
     if (x > b->x)
         b->x = x < b->w ? x : b->w;
@@ -1560,25 +1552,25 @@ static bool near_idle_timeout(int64_t us)
 static void log_line(struct vm *v, const struct vm_in *in, const struct model_log *e, int width,
                      struct vm_line *out)
 {
-    struct lb b;
+    struct vm_lb b;
     char t[32], d[32], name[VM_CELL_MAX], text[VM_LINE_MAX];
     const char *by;
 
-    lb_init(&b, out, width, v->o.ascii);
-    lb_add(&b, VM_DIM, fmt_tod(v, e->wall_us, true, t, sizeof(t)));
-    lb_add(&b, VM_NORMAL, " ");
+    vm_lb_init(&b, out, width, v->o.ascii);
+    vm_lb_add(&b, VM_DIM, fmt_tod(v, e->wall_us, true, t, sizeof(t)));
+    vm_lb_add(&b, VM_NORMAL, " ");
     if (e->ep == EVT_EP_NONE || !in->m || e->ep >= in->m->n_eps)
         snprintf(name, sizeof(name), "-");
     else
         ep_name(in, e->ep, name, sizeof(name));
     if (e->ep != EVT_EP_NONE && in->m && e->ep < in->m->n_eps && in->m->eps[e->ep].n_conns > 1)
-        lb_addf(&b, VM_NORMAL, "%s#%" PRIu32 " ", name, e->conn + 1);
+        vm_lb_addf(&b, VM_NORMAL, "%s#%" PRIu32 " ", name, e->conn + 1);
     else
-        lb_addf(&b, VM_NORMAL, "%s ", name);
+        vm_lb_addf(&b, VM_NORMAL, "%s ", name);
     vm_fmt_dur(e->dur_us, d, sizeof(d));
     switch (e->kind) {
     case EVT_OPEN:
-        lb_addf(&b, VM_OK, "OPEN after %s", d);
+        vm_lb_addf(&b, VM_OK, "OPEN after %s", d);
         break;
     case EVT_CLOSED: {
         enum diag_class cls = brief_class(1, e->cause, e->by, e->reached, e->code, e->http_status,
@@ -1590,35 +1582,35 @@ static void log_line(struct vm *v, const struct vm_in *in, const struct model_lo
         bool idle = !cluster && cls == DIAG_ABNORMAL_CLOSE && near_idle_timeout(e->dur_us);
 
         by = evt_by_name(e->by);
-        lb_addf(&b, cls == DIAG_HEALTHY ? VM_DIM : VM_BAD, "CLOSED %d", e->code);
+        vm_lb_addf(&b, cls == DIAG_HEALTHY ? VM_DIM : VM_BAD, "CLOSED %d", e->code);
         if (by)
-            lb_addf(&b, VM_NORMAL, " by %s", by);
-        lb_addf(&b, VM_NORMAL, " after %s", d);
+            vm_lb_addf(&b, VM_NORMAL, " by %s", by);
+        vm_lb_addf(&b, VM_NORMAL, " after %s", d);
         if (e->text[0])
-            lb_addf(&b, VM_NORMAL, " '%s'", san(e->text, text, sizeof(text)));
+            vm_lb_addf(&b, VM_NORMAL, " '%s'", san(e->text, text, sizeof(text)));
         if (cluster)
-            lb_add(&b, VM_WARN, " (idle-timeout)");
+            vm_lb_add(&b, VM_WARN, " (idle-timeout)");
         else if (idle)
-            lb_add(&b, VM_WARN, " (idle-timeout?)");
+            vm_lb_add(&b, VM_WARN, " (idle-timeout?)");
         else if (cls != DIAG_HEALTHY)
-            lb_addf(&b, VM_WARN, " (%s)", cn);
+            vm_lb_addf(&b, VM_WARN, " (%s)", cn);
         break;
     }
     case EVT_HEALTH:
         if (e->code >= 200 && e->code < 400)
-            lb_addf(&b, VM_OK, "HEALTH %d in %s", e->code, d);
+            vm_lb_addf(&b, VM_OK, "HEALTH %d in %s", e->code, d);
         else if (e->code > 0)
-            lb_addf(&b, VM_BAD, "HEALTH %d in %s", e->code, d);
+            vm_lb_addf(&b, VM_BAD, "HEALTH %d in %s", e->code, d);
         else
-            lb_add(&b, VM_BAD, "HEALTH failed");
+            vm_lb_add(&b, VM_BAD, "HEALTH failed");
         if (e->text[0])
-            lb_addf(&b, VM_NORMAL, ": %s", san(e->text, text, sizeof(text)));
+            vm_lb_addf(&b, VM_NORMAL, ": %s", san(e->text, text, sizeof(text)));
         break;
     case EVT_MARK:
-        lb_addf(&b, VM_HEAD, "MARK %s", san(e->text, text, sizeof(text)));
+        vm_lb_addf(&b, VM_HEAD, "MARK %s", san(e->text, text, sizeof(text)));
         break;
     default:
-        lb_add(&b, VM_DIM, evt_kind_name(e->kind));
+        vm_lb_add(&b, VM_DIM, evt_kind_name(e->kind));
         break;
     }
 }
@@ -1758,30 +1750,30 @@ struct dl {
 };
 
 /* The next line to fill (a scratch line past max: counted, not kept). */
-static struct vm_line *dl_next(struct dl *d, struct lb *b)
+static struct vm_line *dl_next(struct dl *d, struct vm_lb *b)
 {
     struct vm_line *l = d->n < d->max ? &d->out[d->n] : &d->scratch;
 
     d->n++;
-    lb_init(b, l, d->w, d->ascii);
+    vm_lb_init(b, l, d->w, d->ascii);
     return l;
 }
 
 #define LABEL_W 11
 
-static void dl_label(struct dl *d, struct lb *b, const char *label)
+static void dl_label(struct dl *d, struct vm_lb *b, const char *label)
 {
     dl_next(d, b);
-    lb_add(b, VM_DIM, label);
+    vm_lb_add(b, VM_DIM, label);
     lb_at(b, LABEL_W);
 }
 
 static void dl_title(struct dl *d, const char *title)
 {
-    struct lb b;
+    struct vm_lb b;
 
     dl_next(d, &b);
-    lb_add(&b, VM_HEAD, title);
+    vm_lb_add(&b, VM_HEAD, title);
 }
 
 /* Safe text after a label, wrapped at spaces onto at most 4 lines indented to LABEL_W; a word
@@ -1792,7 +1784,7 @@ static void dl_wrap(struct dl *d, const char *label, enum vm_style lst, enum vm_
     int room = d->w - LABEL_W > 20 ? d->w - LABEL_W : 20;
     const char *p = text;
     char line[VM_LINE_MAX];
-    struct lb b;
+    struct vm_lb b;
 
     for (int k = 0; k < 4 && (k == 0 || *p); k++) {
         size_t n = 0, first = strcspn(p, " ");
@@ -1825,9 +1817,9 @@ static void dl_wrap(struct dl *d, const char *label, enum vm_style lst, enum vm_
         line[n] = '\0';
         dl_next(d, &b);
         if (k == 0 && label)
-            lb_add(&b, lst, label);
+            vm_lb_add(&b, lst, label);
         lb_at(&b, LABEL_W);
-        lb_add(&b, st, line);
+        vm_lb_add(&b, st, line);
         p += n;
         while (*p == ' ')
             p++;
@@ -1857,7 +1849,7 @@ static void bar(char *buf, size_t len, int cols, int x0, int x1, bool ascii)
 static void waterfall_row(struct dl *d, const char *name, int64_t from, int64_t to, int64_t total,
                           bool failed, const char *note)
 {
-    struct lb b;
+    struct vm_lb b;
     char dur[32], g[VM_LINE_MAX];
     int cols = (d->w - LABEL_W - 12) / 3, x0, x1;
 
@@ -1874,17 +1866,17 @@ static void waterfall_row(struct dl *d, const char *name, int64_t from, int64_t 
     if (x1 <= x0)
         x1 = x0 + 1;
     dl_next(d, &b);
-    lb_addf(&b, failed ? VM_BAD : VM_NORMAL, "  %s", name);
+    vm_lb_addf(&b, failed ? VM_BAD : VM_NORMAL, "  %s", name);
     lb_at(&b, LABEL_W);
     vm_fmt_dur(to - from, dur, sizeof(dur));
-    lb_addf(&b, failed ? VM_BAD : VM_NORMAL, "%9s ", failed ? "FAILED" : dur);
+    vm_lb_addf(&b, failed ? VM_BAD : VM_NORMAL, "%9s ", failed ? "FAILED" : dur);
     bar(g, sizeof(g), cols, x0, x1, d->ascii);
-    lb_add(&b, failed ? VM_BAD : VM_OK, g);
+    vm_lb_add(&b, failed ? VM_BAD : VM_OK, g);
     if (failed)
-        lb_addf(&b, VM_BAD, " after %s", dur);
+        vm_lb_addf(&b, VM_BAD, " after %s", dur);
     if (note && *note) {
-        lb_add(&b, VM_NORMAL, " ");
-        lb_add(&b, VM_DIM, note);
+        vm_lb_add(&b, VM_NORMAL, " ");
+        vm_lb_add(&b, VM_DIM, note);
     }
 }
 
@@ -1893,7 +1885,7 @@ static void detail_waterfall(struct vm *v, struct dl *d, const struct vm_in *in,
 {
     char t[32], note[VM_LINE_MAX], s1[EVT_NAME_MAX * 2], s2[EVT_NAME_MAX * 2];
     int64_t st = a->t_start_us, total, prev = 0;
-    struct lb b;
+    struct vm_lb b;
 
     if (a->seq == 0) {
         dl_title(d, "Last attempt: none yet");
@@ -1920,9 +1912,9 @@ static void detail_waterfall(struct vm *v, struct dl *d, const struct vm_in *in,
         waterfall_row(d, "dns", 0, a->t_end_us - st, total, true, "");
     } else if (a->t_tcp_us >= 0 || a->ended) {
         dl_next(d, &b);
-        lb_add(&b, VM_NORMAL, "  dns");
+        vm_lb_add(&b, VM_NORMAL, "  dns");
         lb_at(&b, LABEL_W);
-        lb_add(&b, VM_DIM, "        - (an address: no lookup)");
+        vm_lb_add(&b, VM_DIM, "        - (an address: no lookup)");
     }
     if (a->t_tcp_us >= 0) {
         snprintf(note, sizeof(note), "%s from %s", san(a->remote, s1, sizeof(s1)),
@@ -1960,17 +1952,17 @@ static void detail_waterfall(struct vm *v, struct dl *d, const struct vm_in *in,
 end:
     if (a->t_open_us >= 0) {
         dl_next(d, &b);
-        lb_add(&b, VM_OK, "  open");
+        vm_lb_add(&b, VM_OK, "  open");
         lb_at(&b, LABEL_W);
-        lb_addf(&b, VM_OK, "%9s ", vm_fmt_dur(a->open_us, s1, sizeof(s1)));
-        lb_add(&b, VM_DIM, "from the start");
+        vm_lb_addf(&b, VM_OK, "%9s ", vm_fmt_dur(a->open_us, s1, sizeof(s1)));
+        vm_lb_add(&b, VM_DIM, "from the start");
         if (a->t_first_msg_us >= 0) {
             dl_next(d, &b);
-            lb_add(&b, VM_NORMAL, "  1st msg");
+            vm_lb_add(&b, VM_NORMAL, "  1st msg");
             lb_at(&b, LABEL_W);
-            lb_addf(&b, VM_NORMAL, "%9s ", vm_fmt_dur(a->first_message_us, s1, sizeof(s1)));
+            vm_lb_addf(&b, VM_NORMAL, "%9s ", vm_fmt_dur(a->first_message_us, s1, sizeof(s1)));
             if (a->first_binary) {
-                lb_add(&b, VM_DIM, "binary");
+                vm_lb_add(&b, VM_DIM, "binary");
             } else {
                 char raw[EVT_FIRST_MAX + 1];
                 size_t n = a->first_len < EVT_FIRST_MAX ? a->first_len : EVT_FIRST_MAX;
@@ -1978,37 +1970,37 @@ end:
                 memcpy(raw, a->first, n);
                 raw[n] = '\0';
                 san_term(raw, n, s2, sizeof(s2));
-                lb_addf(&b, VM_DIM, "\"%s\"", s2);
+                vm_lb_addf(&b, VM_DIM, "\"%s\"", s2);
             }
         }
         dl_next(d, &b);
-        lb_add(&b, VM_NORMAL, "  open for");
+        vm_lb_add(&b, VM_NORMAL, "  open for");
         lb_at(&b, LABEL_W);
-        lb_addf(
+        vm_lb_addf(
             &b, VM_NORMAL, "%9s",
             vm_fmt_dur(a->ended ? a->open_for_us : in->now_mono_us - a->t_open_us, s1, sizeof(s1)));
         if (a->ended)
-            lb_addf(&b, VM_NORMAL, ", then closed %d by %s", a->close_code,
-                    evt_by_name(a->by) ? evt_by_name(a->by) : "-");
+            vm_lb_addf(&b, VM_NORMAL, ", then closed %d by %s", a->close_code,
+                       evt_by_name(a->by) ? evt_by_name(a->by) : "-");
     } else if (a->ended) {
         dl_next(d, &b);
-        lb_add(&b, VM_BAD, "  ended");
+        vm_lb_add(&b, VM_BAD, "  ended");
         lb_at(&b, LABEL_W);
-        lb_addf(&b, VM_BAD, "%9s ", vm_fmt_dur(a->total_us, s1, sizeof(s1)));
-        lb_addf(&b, VM_NORMAL, "before open: a browser shows %d", a->close_code);
+        vm_lb_addf(&b, VM_BAD, "%9s ", vm_fmt_dur(a->total_us, s1, sizeof(s1)));
+        vm_lb_addf(&b, VM_NORMAL, "before open: a browser shows %d", a->close_code);
     } else {
         dl_next(d, &b);
-        lb_add(&b, VM_WARN, "  ...");
+        vm_lb_add(&b, VM_WARN, "  ...");
         lb_at(&b, LABEL_W);
-        lb_addf(&b, VM_WARN, "%9s ", vm_fmt_dur(in->now_mono_us - st, s1, sizeof(s1)));
-        lb_addf(&b, VM_NORMAL, "connecting (reached %s)", evt_phase_name(a->reached));
+        vm_lb_addf(&b, VM_WARN, "%9s ", vm_fmt_dur(in->now_mono_us - st, s1, sizeof(s1)));
+        vm_lb_addf(&b, VM_NORMAL, "connecting (reached %s)", evt_phase_name(a->reached));
     }
 }
 
 static void detail_tls(struct dl *d, const struct vm_in *in, const struct model_attempt *a)
 {
     const struct evt_tls *t = &a->tls_info;
-    struct lb b;
+    struct vm_lb b;
     char s[VM_LINE_MAX], date[64];
     const char *vn = evt_verify_name(t->verify);
 
@@ -2020,36 +2012,37 @@ static void detail_tls(struct dl *d, const struct vm_in *in, const struct model_
     }
     dl_title(d, "TLS certificate");
     dl_label(d, &b, "  subject");
-    lb_add(&b, VM_NORMAL, san(t->subject, s, sizeof(s)));
+    vm_lb_add(&b, VM_NORMAL, san(t->subject, s, sizeof(s)));
     if (t->sans[0]) {
         dl_label(d, &b, "  names");
-        lb_add(&b, VM_NORMAL, san(t->sans, s, sizeof(s)));
+        vm_lb_add(&b, VM_NORMAL, san(t->sans, s, sizeof(s)));
     }
     dl_label(d, &b, "  issuer");
-    lb_add(&b, VM_NORMAL, san(t->issuer, s, sizeof(s)));
+    vm_lb_add(&b, VM_NORMAL, san(t->issuer, s, sizeof(s)));
     dl_label(d, &b, "  expires");
-    lb_add(&b, VM_NORMAL, fmt_date(t->not_after_s, date, sizeof(date)));
+    vm_lb_add(&b, VM_NORMAL, fmt_date(t->not_after_s, date, sizeof(date)));
     if (t->not_after_s > 0) {
         int64_t now_s = in->now_wall_us / 1000000;
         int64_t days = diag_days_left(t->not_after_s, now_s);
 
         if (now_s > t->not_after_s)
-            lb_addf(&b, VM_BAD, ", expired %" PRId64 " days ago", (now_s - t->not_after_s) / 86400);
+            vm_lb_addf(&b, VM_BAD, ", expired %" PRId64 " days ago",
+                       (now_s - t->not_after_s) / 86400);
         else
-            lb_addf(&b, days < 14 ? VM_WARN : VM_OK, ", %" PRId64 " days left", days);
+            vm_lb_addf(&b, days < 14 ? VM_WARN : VM_OK, ", %" PRId64 " days left", days);
     }
     dl_label(d, &b, "  verify");
-    lb_add(&b, t->verify == EVT_VERIFY_OK ? VM_OK : VM_BAD, vn ? vn : "unknown");
+    vm_lb_add(&b, t->verify == EVT_VERIFY_OK ? VM_OK : VM_BAD, vn ? vn : "unknown");
     if (t->verify_code)
-        lb_addf(&b, VM_DIM, " (X509 error %d)", t->verify_code);
+        vm_lb_addf(&b, VM_DIM, " (X509 error %d)", t->verify_code);
     if (t->insecure)
-        lb_add(&b, VM_BAD, "  NOT ENFORCED: --insecure");
+        vm_lb_add(&b, VM_BAD, "  NOT ENFORCED: --insecure");
 }
 
 static void detail_http(struct dl *d, const struct model_attempt *a)
 {
     const struct evt_http *h = &a->http;
-    struct lb b;
+    struct vm_lb b;
     char s[VM_LINE_MAX];
 
     if (!a->have_http) {
@@ -2059,33 +2052,33 @@ static void detail_http(struct dl *d, const struct model_attempt *a)
     }
     dl_title(d, "Upgrade response");
     dl_label(d, &b, "  status");
-    lb_addf(&b, h->status == 101 ? VM_OK : VM_BAD, "%d", h->status);
-    lb_add(&b, VM_DIM, "  Upgrade: ");
-    lb_add(&b, VM_NORMAL, h->upgrade[0] ? san(h->upgrade, s, sizeof(s)) : "(none)");
-    lb_add(&b, VM_DIM, "  Connection: ");
-    lb_add(&b, VM_NORMAL, h->connection[0] ? san(h->connection, s, sizeof(s)) : "(none)");
+    vm_lb_addf(&b, h->status == 101 ? VM_OK : VM_BAD, "%d", h->status);
+    vm_lb_add(&b, VM_DIM, "  Upgrade: ");
+    vm_lb_add(&b, VM_NORMAL, h->upgrade[0] ? san(h->upgrade, s, sizeof(s)) : "(none)");
+    vm_lb_add(&b, VM_DIM, "  Connection: ");
+    vm_lb_add(&b, VM_NORMAL, h->connection[0] ? san(h->connection, s, sizeof(s)) : "(none)");
     if (h->accept_ok >= 0) {
-        lb_add(&b, VM_DIM, "  Accept: ");
-        lb_add(&b, h->accept_ok ? VM_OK : VM_BAD, h->accept_ok ? "valid" : "WRONG");
+        vm_lb_add(&b, VM_DIM, "  Accept: ");
+        vm_lb_add(&b, h->accept_ok ? VM_OK : VM_BAD, h->accept_ok ? "valid" : "WRONG");
     }
     if (h->server[0]) {
         dl_label(d, &b, "  server");
-        lb_add(&b, VM_NORMAL, san(h->server, s, sizeof(s)));
+        vm_lb_add(&b, VM_NORMAL, san(h->server, s, sizeof(s)));
     }
     if (h->location[0]) {
         dl_label(d, &b, "  location");
-        lb_add(&b, VM_NORMAL, san(h->location, s, sizeof(s)));
+        vm_lb_add(&b, VM_NORMAL, san(h->location, s, sizeof(s)));
     }
     if (h->n_cookies > 0 || h->sticky[0]) {
         dl_label(d, &b, "  cookies");
         for (int i = 0; i < h->n_cookies && i < EVT_COOKIES_MAX; i++)
-            lb_addf(&b, VM_NORMAL, "%s%s", i ? ", " : "", san(h->cookies[i], s, sizeof(s)));
+            vm_lb_addf(&b, VM_NORMAL, "%s%s", i ? ", " : "", san(h->cookies[i], s, sizeof(s)));
         if (h->sticky[0])
-            lb_addf(&b, VM_DIM, "  sticky %s", san(h->sticky, s, sizeof(s)));
+            vm_lb_addf(&b, VM_DIM, "  sticky %s", san(h->sticky, s, sizeof(s)));
     }
     if (h->backend[0]) {
         dl_label(d, &b, "  backend");
-        lb_add(&b, VM_NORMAL, san(h->backend, s, sizeof(s)));
+        vm_lb_add(&b, VM_NORMAL, san(h->backend, s, sizeof(s)));
     }
     if (h->head[0] && h->status != 101) {
         /* the response head of a failed upgrade, line by line */
@@ -2101,7 +2094,7 @@ static void detail_http(struct dl *d, const struct model_attempt *a)
                 one[n] = '\0';
                 dl_label(d, &b, shown ? "" : "  head");
                 san_term(one, n, s, sizeof(s));
-                lb_add(&b, VM_DIM, s);
+                vm_lb_add(&b, VM_DIM, s);
                 shown++;
             }
             p += n;
@@ -2110,7 +2103,7 @@ static void detail_http(struct dl *d, const struct model_attempt *a)
         }
         if (h->head_truncated) {
             dl_label(d, &b, "");
-            lb_add(&b, VM_DIM, "(cut)");
+            vm_lb_add(&b, VM_DIM, "(cut)");
         }
     }
 }
@@ -2154,7 +2147,7 @@ static void detail_codes(struct dl *d, const struct model_ep *e, int conn)
     struct model_code_count all[MODEL_CODES * 4];
     size_t n = 0;
     uint32_t top = 0;
-    struct lb b;
+    struct vm_lb b;
     char g[VM_LINE_MAX];
     int cols = d->w - LABEL_W - 30;
 
@@ -2201,13 +2194,13 @@ static void detail_codes(struct dl *d, const struct model_ep *e, int conn)
         int len = (int)((uint64_t)all[i].n * (uint64_t)cols / top);
 
         dl_next(d, &b);
-        lb_addf(&b, code_style(all[i].code), "  %d", all[i].code);
+        vm_lb_addf(&b, code_style(all[i].code), "  %d", all[i].code);
         lb_at(&b, 8);
-        lb_add(&b, VM_DIM, code_name(all[i].code));
+        vm_lb_add(&b, VM_DIM, code_name(all[i].code));
         lb_at(&b, 26);
         bar(g, sizeof(g), len < 1 ? 1 : len, 0, len < 1 ? 1 : len, d->ascii);
-        lb_add(&b, code_style(all[i].code), g);
-        lb_addf(&b, VM_NORMAL, " %" PRIu32, all[i].n);
+        vm_lb_add(&b, code_style(all[i].code), g);
+        vm_lb_addf(&b, VM_NORMAL, " %" PRIu32, all[i].n);
     }
 }
 
@@ -2216,7 +2209,7 @@ static void detail_lifetime(struct dl *d, const struct model_ep *e, int conn)
     uint64_t attempts = 0, opened = 0, ended = 0, life_n = 0, mi = 0, mo = 0, bi = 0, bo = 0;
     int64_t life_sum = 0, life_min = -1, life_max = -1;
     uint32_t causes[EVT_CAUSE_COUNT] = {0};
-    struct lb b;
+    struct vm_lb b;
     char s1[32], s2[32], s3[32];
     bool any = false;
 
@@ -2245,29 +2238,29 @@ static void detail_lifetime(struct dl *d, const struct model_ep *e, int conn)
     }
     dl_title(d, "Connection lifetime");
     dl_label(d, &b, "  attempts");
-    lb_addf(&b, VM_NORMAL, "%" PRIu64 " started, %" PRIu64 " opened, %" PRIu64 " ended", attempts,
-            opened, ended);
+    vm_lb_addf(&b, VM_NORMAL, "%" PRIu64 " started, %" PRIu64 " opened, %" PRIu64 " ended",
+               attempts, opened, ended);
     dl_label(d, &b, "  open for");
     if (life_n)
-        lb_addf(&b, VM_NORMAL, "min %s, avg %s, max %s (%" PRIu64 " closed)",
-                vm_fmt_dur(life_min, s1, sizeof(s1)),
-                vm_fmt_dur(life_sum / (int64_t)life_n, s2, sizeof(s2)),
-                vm_fmt_dur(life_max, s3, sizeof(s3)), life_n);
+        vm_lb_addf(&b, VM_NORMAL, "min %s, avg %s, max %s (%" PRIu64 " closed)",
+                   vm_fmt_dur(life_min, s1, sizeof(s1)),
+                   vm_fmt_dur(life_sum / (int64_t)life_n, s2, sizeof(s2)),
+                   vm_fmt_dur(life_max, s3, sizeof(s3)), life_n);
     else
-        lb_add(&b, VM_DIM, "no connection has opened and closed yet");
+        vm_lb_add(&b, VM_DIM, "no connection has opened and closed yet");
     dl_label(d, &b, "  ends");
     for (int i = 0; i < EVT_CAUSE_COUNT; i++) {
         if (!causes[i])
             continue;
-        lb_addf(&b, i ? VM_BAD : VM_NORMAL, "%s%s %" PRIu32, any ? ", " : "",
-                i ? evt_cause_name((enum evt_cause)i) : "clean", causes[i]);
+        vm_lb_addf(&b, i ? VM_BAD : VM_NORMAL, "%s%s %" PRIu32, any ? ", " : "",
+                   i ? evt_cause_name((enum evt_cause)i) : "clean", causes[i]);
         any = true;
     }
     if (!any)
-        lb_add(&b, VM_DIM, "none yet");
+        vm_lb_add(&b, VM_DIM, "none yet");
     dl_label(d, &b, "  messages");
-    lb_addf(&b, VM_NORMAL, "in %" PRIu64 " (%s), out %" PRIu64 " (%s)", mi,
-            fmt_bytes(bi, s1, sizeof(s1)), mo, fmt_bytes(bo, s2, sizeof(s2)));
+    vm_lb_addf(&b, VM_NORMAL, "in %" PRIu64 " (%s), out %" PRIu64 " (%s)", mi,
+               fmt_bytes(bi, s1, sizeof(s1)), mo, fmt_bytes(bo, s2, sizeof(s2)));
 }
 
 /* Per-backend breakdown (diag_backends), when more than one backend served. */
@@ -2276,7 +2269,7 @@ static void detail_backends(struct dl *d, const struct model_ep *e)
     const struct model_conn *cs[MULTI_CONNS];
     struct diag_backend bk[DIAG_BACKENDS_MAX];
     size_t n = diag_backends(cs, ep_conns(e, cs), bk, DIAG_BACKENDS_MAX, NULL);
-    struct lb b;
+    struct vm_lb b;
     char s[VM_LINE_MAX];
 
     if (n == 0)
@@ -2284,15 +2277,15 @@ static void detail_backends(struct dl *d, const struct model_ep *e)
     dl_title(d, "Backends (recent attempts)");
     for (size_t i = 0; i < n; i++) {
         dl_next(d, &b);
-        lb_add(&b, VM_NORMAL, "  ");
-        lb_add(&b, VM_NORMAL, san(bk[i].backend, s, sizeof(s)));
+        vm_lb_add(&b, VM_NORMAL, "  ");
+        vm_lb_add(&b, VM_NORMAL, san(bk[i].backend, s, sizeof(s)));
         lb_at(&b, 2 + 24);
-        lb_addf(&b, VM_NORMAL, " %" PRIu32 " attempt%s, ", bk[i].attempts,
-                bk[i].attempts == 1 ? "" : "s");
-        lb_addf(&b, bk[i].failures ? VM_BAD : VM_OK, "%" PRIu32 " failed", bk[i].failures);
+        vm_lb_addf(&b, VM_NORMAL, " %" PRIu32 " attempt%s, ", bk[i].attempts,
+                   bk[i].attempts == 1 ? "" : "s");
+        vm_lb_addf(&b, bk[i].failures ? VM_BAD : VM_OK, "%" PRIu32 " failed", bk[i].failures);
         if (bk[i].failures)
-            lb_addf(&b, VM_DIM, " (last %s%s)", diag_class_name(bk[i].last_class),
-                    bk[i].mixed ? ", mixed" : "");
+            vm_lb_addf(&b, VM_DIM, " (last %s%s)", diag_class_name(bk[i].last_class),
+                       bk[i].mixed ? ", mixed" : "");
     }
 }
 
@@ -2337,7 +2330,7 @@ static void detail_group(struct vm *v, struct dl *d, const struct vm_in *in, uin
     struct diag_verdict gv[GROUP_MAX], cmp;
     uint32_t ids[GROUP_MAX];
     size_t n = group_members(v, in, ep, gm, gv, ids);
-    struct lb b;
+    struct vm_lb b;
     char name[VM_CELL_MAX], s[VM_LINE_MAX];
 
     if (n == 0)
@@ -2353,17 +2346,17 @@ static void detail_group(struct vm *v, struct dl *d, const struct vm_in *in, uin
         ep_sum(me, &sum);
         state = conn_state(&me->conns[sum.rep]);
         dl_next(d, &b);
-        lb_add(&b, i == ep ? VM_HEAD : VM_NORMAL, i == ep ? "> " : "  ");
-        lb_add(&b, i == ep ? VM_HEAD : VM_NORMAL, ep_name(in, i, name, sizeof(name)));
+        vm_lb_add(&b, i == ep ? VM_HEAD : VM_NORMAL, i == ep ? "> " : "  ");
+        vm_lb_add(&b, i == ep ? VM_HEAD : VM_NORMAL, ep_name(in, i, name, sizeof(name)));
         lb_at(&b, 20);
-        lb_addf(&b, VM_DIM, " via %-7s",
-                gm[k].via == CFG_VIA_LB       ? "lb"
-                : gm[k].via == CFG_VIA_DIRECT ? "direct"
-                                              : "-");
-        lb_add(&b, state_style(state, !gv[k].ok && gv[k].cls != DIAG_HEALTHY),
-               vm_state_name(state));
+        vm_lb_addf(&b, VM_DIM, " via %-7s",
+                   gm[k].via == CFG_VIA_LB       ? "lb"
+                   : gm[k].via == CFG_VIA_DIRECT ? "direct"
+                                                 : "-");
+        vm_lb_add(&b, state_style(state, !gv[k].ok && gv[k].cls != DIAG_HEALTHY),
+                  vm_state_name(state));
         lb_at(&b, 44);
-        lb_add(&b, gv[k].ok ? VM_OK : VM_BAD, diag_class_name(gv[k].cls));
+        vm_lb_add(&b, gv[k].ok ? VM_OK : VM_BAD, diag_class_name(gv[k].cls));
     }
     diag_group(gm, n, &cmp);
     if (cmp.verdict[0]) {
@@ -2376,15 +2369,15 @@ static void detail_group(struct vm *v, struct dl *d, const struct vm_in *in, uin
 static void multi_line(struct dl *d, const char *what, const char *cls,
                        const struct diag_verdict *v)
 {
-    struct lb b;
+    struct vm_lb b;
     char s[VM_LINE_MAX];
 
     dl_label(d, &b, "Pattern");
-    lb_add(&b, VM_BAD, what);
+    vm_lb_add(&b, VM_BAD, what);
     if (cls) {
-        lb_add(&b, VM_DIM, " (");
-        lb_add(&b, VM_DIM, cls);
-        lb_add(&b, VM_DIM, ")");
+        vm_lb_add(&b, VM_DIM, " (");
+        vm_lb_add(&b, VM_DIM, cls);
+        vm_lb_add(&b, VM_DIM, ")");
     }
     dl_wrap(d, NULL, VM_DIM, VM_NORMAL, san(v->verdict, s, sizeof(s)));
     if (v->hint[0])
@@ -2436,7 +2429,7 @@ size_t vm_detail(struct vm *v, const struct vm_in *in, int width, struct vm_line
     struct diag_verdict dv;
     struct diag_policy pol;
     struct epsum sum;
-    struct lb b;
+    struct vm_lb b;
     char name[VM_CELL_MAX], s[VM_LINE_MAX], s2[64];
     uint32_t ep, conn;
     int sel_conn;
@@ -2460,53 +2453,54 @@ size_t vm_detail(struct vm *v, const struct vm_in *in, int width, struct vm_line
 
     /* who */
     dl_next(&d, &b);
-    lb_add(&b, VM_HEAD, ep_name(in, ep, name, sizeof(name)));
+    vm_lb_add(&b, VM_HEAD, ep_name(in, ep, name, sizeof(name)));
     if (ce && ce->url) {
         char masked[URL_PATH_MAX + URL_HOST_MAX + 32];
 
-        lb_add(&b, VM_NORMAL, "  ");
-        lb_add(&b, VM_NORMAL,
-               san(v->o.show_secrets ? ce->url : url_mask_secrets(ce->url, masked, sizeof(masked)),
-                   s, sizeof(s)));
+        vm_lb_add(&b, VM_NORMAL, "  ");
+        vm_lb_add(
+            &b, VM_NORMAL,
+            san(v->o.show_secrets ? ce->url : url_mask_secrets(ce->url, masked, sizeof(masked)), s,
+                sizeof(s)));
     }
     if (ce) {
         dl_next(&d, &b);
-        lb_add(&b, VM_DIM, "  ");
+        vm_lb_add(&b, VM_DIM, "  ");
         if (ce->group)
-            lb_addf(&b, VM_DIM, "group %s, ", san(ce->group, s, sizeof(s)));
+            vm_lb_addf(&b, VM_DIM, "group %s, ", san(ce->group, s, sizeof(s)));
         if (ce->via != CFG_VIA_NONE)
-            lb_addf(&b, VM_DIM, "via %s, ", ce->via == CFG_VIA_LB ? "lb" : "direct");
-        lb_addf(&b, VM_DIM, "ping %s, ",
-                ce->ping_ms > 0 ? vm_fmt_dur(ce->ping_ms * 1000, s2, sizeof(s2)) : "off");
-        lb_addf(&b, VM_DIM, "timeout %s", vm_fmt_dur(ce->timeout_ms * 1000, s2, sizeof(s2)));
+            vm_lb_addf(&b, VM_DIM, "via %s, ", ce->via == CFG_VIA_LB ? "lb" : "direct");
+        vm_lb_addf(&b, VM_DIM, "ping %s, ",
+                   ce->ping_ms > 0 ? vm_fmt_dur(ce->ping_ms * 1000, s2, sizeof(s2)) : "off");
+        vm_lb_addf(&b, VM_DIM, "timeout %s", vm_fmt_dur(ce->timeout_ms * 1000, s2, sizeof(s2)));
         if (e->n_conns > 1)
-            lb_addf(&b, VM_DIM, ", connection %" PRIu32 " of %zu", conn + 1, e->n_conns);
+            vm_lb_addf(&b, VM_DIM, ", connection %" PRIu32 " of %zu", conn + 1, e->n_conns);
         if (ce->resolve)
-            lb_addf(&b, VM_DIM, ", resolve %s", san(ce->resolve, s, sizeof(s)));
+            vm_lb_addf(&b, VM_DIM, ", resolve %s", san(ce->resolve, s, sizeof(s)));
         if (ce->insecure)
-            lb_add(&b, VM_BAD, ", --insecure");
+            vm_lb_add(&b, VM_BAD, ", --insecure");
     }
 
     /* now */
     dl_label(&d, &b, "State");
-    lb_add(&b, state_style(conn_state(c), !dv.ok && dv.cls != DIAG_HEALTHY),
-           vm_state_name(conn_state(c)));
+    vm_lb_add(&b, state_style(conn_state(c), !dv.ok && dv.cls != DIAG_HEALTHY),
+              vm_state_name(conn_state(c)));
     if (a->seq) {
-        lb_addf(&b, VM_NORMAL, " for %s, attempt #%" PRIu32,
-                vm_fmt_dur(in->now_mono_us - c->t_state_us, s2, sizeof(s2)), a->seq);
+        vm_lb_addf(&b, VM_NORMAL, " for %s, attempt #%" PRIu32,
+                   vm_fmt_dur(in->now_mono_us - c->t_state_us, s2, sizeof(s2)), a->seq);
         if (conn_recon(c))
-            lb_addf(&b, VM_WARN, " (%" PRIu64 " reconnects)", conn_recon(c));
+            vm_lb_addf(&b, VM_WARN, " (%" PRIu64 " reconnects)", conn_recon(c));
     }
     if (in->retry_in_us) {
         int64_t r = in->retry_in_us(in->ud, ep, conn);
 
         if (r >= 0)
-            lb_addf(&b, VM_WARN, ", retry in %s", vm_fmt_dur(r, s2, sizeof(s2)));
+            vm_lb_addf(&b, VM_WARN, ", retry in %s", vm_fmt_dur(r, s2, sizeof(s2)));
     }
     if (in->paused)
-        lb_add(&b, VM_WARN, ", PAUSED");
+        vm_lb_add(&b, VM_WARN, ", PAUSED");
     dl_label(&d, &b, "Verdict");
-    lb_add(&b, dv.ok ? VM_OK : VM_BAD, diag_class_name(dv.cls));
+    vm_lb_add(&b, dv.ok ? VM_OK : VM_BAD, diag_class_name(dv.cls));
     if (prev) {
         const struct model_end *pe = model_end_get(c, 0);
 
@@ -2533,12 +2527,12 @@ size_t vm_detail(struct vm *v, const struct vm_in *in, int width, struct vm_line
                 hi = sm[i] > hi ? sm[i] : hi;
             }
             dl_label(&d, &b, "RTT ms");
-            lb_addf(&b, VM_NORMAL, "last %s  median %s  ", vm_fmt_ms(sm[n - 1], t1, sizeof(t1)),
-                    vm_fmt_ms(model_conn_rtt_median_us(c), t2, sizeof(t2)));
-            lb_addf(&b, VM_DIM, "min %s max %s  ", vm_fmt_ms(lo, t1, sizeof(t1)),
-                    vm_fmt_ms(hi, t2, sizeof(t2)));
+            vm_lb_addf(&b, VM_NORMAL, "last %s  median %s  ", vm_fmt_ms(sm[n - 1], t1, sizeof(t1)),
+                       vm_fmt_ms(model_conn_rtt_median_us(c), t2, sizeof(t2)));
+            vm_lb_addf(&b, VM_DIM, "min %s max %s  ", vm_fmt_ms(lo, t1, sizeof(t1)),
+                       vm_fmt_ms(hi, t2, sizeof(t2)));
             vm_spark(sm, n, MODEL_SPARK, d.ascii, s, sizeof(s));
-            lb_add(&b, VM_OK, s);
+            vm_lb_add(&b, VM_OK, s);
         }
     }
     if (ce && ce->health) {
@@ -2547,17 +2541,17 @@ size_t vm_detail(struct vm *v, const struct vm_in *in, int width, struct vm_line
 
         dl_label(&d, &b, "Health");
         if (h->polls == 0)
-            lb_add(&b, VM_DIM, "not polled yet");
+            vm_lb_add(&b, VM_DIM, "not polled yet");
         else if (h->status > 0)
-            lb_addf(&b, h->status >= 200 && h->status < 400 ? VM_OK : VM_BAD, "%d in %s", h->status,
-                    vm_fmt_dur(h->latency_us, s2, sizeof(s2)));
+            vm_lb_addf(&b, h->status >= 200 && h->status < 400 ? VM_OK : VM_BAD, "%d in %s",
+                       h->status, vm_fmt_dur(h->latency_us, s2, sizeof(s2)));
         else
-            lb_addf(&b, VM_BAD, "failed: %s", san(h->error, s, sizeof(s)));
-        lb_addf(&b, VM_DIM, " (%" PRIu32 " polls, %" PRIu32 " failed) ", h->polls, h->failures);
-        lb_add(&b, VM_DIM,
-               san(v->o.show_secrets ? ce->health
-                                     : url_mask_secrets(ce->health, masked, sizeof(masked)),
-                   s, sizeof(s)));
+            vm_lb_addf(&b, VM_BAD, "failed: %s", san(h->error, s, sizeof(s)));
+        vm_lb_addf(&b, VM_DIM, " (%" PRIu32 " polls, %" PRIu32 " failed) ", h->polls, h->failures);
+        vm_lb_add(&b, VM_DIM,
+                  san(v->o.show_secrets ? ce->health
+                                        : url_mask_secrets(ce->health, masked, sizeof(masked)),
+                      s, sizeof(s)));
     }
 
     dl_next(&d, &b);
@@ -2606,21 +2600,21 @@ size_t vm_help(const struct vm *v, int width, struct vm_line *out, size_t max)
         {"^ $", "the start/end of the window"},
     };
     size_t n = 0;
-    struct lb b;
+    struct vm_lb b;
 
     if (n < max) {
-        lb_init(&b, &out[n], width, v->o.ascii);
-        lb_add(&b, VM_HEAD, v->replay ? "Keys (replay: r, p and m are off)" : "Keys");
+        vm_lb_init(&b, &out[n], width, v->o.ascii);
+        vm_lb_add(&b, VM_HEAD, v->replay ? "Keys (replay: r, p and m are off)" : "Keys");
     }
     n++;
     for (size_t i = 0; v->replay && i < sizeof(replay_keys) / sizeof(replay_keys[0]); i++, n++) {
         if (n >= max)
             continue;
-        lb_init(&b, &out[n], width, v->o.ascii);
-        lb_add(&b, VM_KEY, "  ");
-        lb_add(&b, VM_KEY, replay_keys[i][0]);
+        vm_lb_init(&b, &out[n], width, v->o.ascii);
+        vm_lb_add(&b, VM_KEY, "  ");
+        vm_lb_add(&b, VM_KEY, replay_keys[i][0]);
         lb_at(&b, 22);
-        lb_add(&b, VM_NORMAL, replay_keys[i][1]);
+        vm_lb_add(&b, VM_NORMAL, replay_keys[i][1]);
     }
     for (size_t i = 0; i < sizeof(help_keys) / sizeof(help_keys[0]); i++, n++) {
         const char *k = help_keys[i][0];
@@ -2632,11 +2626,11 @@ size_t vm_help(const struct vm *v, int width, struct vm_line *out, size_t max)
         }
         if (n >= max)
             continue;
-        lb_init(&b, &out[n], width, v->o.ascii);
-        lb_add(&b, VM_KEY, "  ");
-        lb_add(&b, VM_KEY, k);
+        vm_lb_init(&b, &out[n], width, v->o.ascii);
+        vm_lb_add(&b, VM_KEY, "  ");
+        vm_lb_add(&b, VM_KEY, k);
         lb_at(&b, 22);
-        lb_add(&b, VM_NORMAL, help_keys[i][1]);
+        vm_lb_add(&b, VM_NORMAL, help_keys[i][1]);
     }
     if (n < max)
         vm_line_clear(&out[n]);
@@ -2644,8 +2638,8 @@ size_t vm_help(const struct vm *v, int width, struct vm_line *out, size_t max)
     for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++, n++) {
         if (n >= max)
             continue;
-        lb_init(&b, &out[n], width, v->o.ascii);
-        lb_add(&b, VM_DIM, states[i]);
+        vm_lb_init(&b, &out[n], width, v->o.ascii);
+        vm_lb_add(&b, VM_DIM, states[i]);
     }
     return n;
 }
@@ -2673,7 +2667,7 @@ struct fkey {
     int prio;
 };
 
-static void footer_keys(struct lb *b, const struct fkey *k, size_t n)
+static void footer_keys(struct vm_lb *b, const struct fkey *k, size_t n)
 {
     int used = 0;
     bool on[16] = {false};
@@ -2697,21 +2691,21 @@ static void footer_keys(struct lb *b, const struct fkey *k, size_t n)
             continue;
         for (size_t j = i + 1; j < n && j < 16; j++)
             last = last && !on[j];
-        lb_add(b, VM_KEY, k[i].key);
-        lb_addf(b, VM_NORMAL, last ? " %s" : " %s  ", k[i].label);
+        vm_lb_add(b, VM_KEY, k[i].key);
+        vm_lb_addf(b, VM_NORMAL, last ? " %s" : " %s  ", k[i].label);
     }
 }
 
 static void build_footer(struct vm *v, const struct vm_in *in, struct vm_line *l, int w, int y)
 {
-    struct lb b;
+    struct vm_lb b;
 
-    lb_init(&b, l, w, v->o.ascii);
+    vm_lb_init(&b, l, w, v->o.ascii);
     if (v->prompt_on) {
         char s[VM_LINE_MAX];
 
-        lb_add(&b, VM_KEY, san(v->prompt_label, s, sizeof(s)));
-        lb_add(&b, VM_NORMAL, " ");
+        vm_lb_add(&b, VM_KEY, san(v->prompt_label, s, sizeof(s)));
+        vm_lb_add(&b, VM_NORMAL, " ");
         /* the end of the text stays visible */
         {
             const char *t = san(v->prompt_text, s, sizeof(s));
@@ -2724,7 +2718,7 @@ static void build_footer(struct vm *v, const struct vm_in *in, struct vm_line *l
                 t += k ? k : 1;
                 tw = vm_text_width(t);
             }
-            lb_add(&b, VM_NORMAL, t);
+            vm_lb_add(&b, VM_NORMAL, t);
         }
         v->scr.cursor_x = b.x < w ? b.x : w - 1;
         v->scr.cursor_y = y;
@@ -2733,20 +2727,20 @@ static void build_footer(struct vm *v, const struct vm_in *in, struct vm_line *l
     if (v->msg[0] && (in->ui_mono_us ? in->ui_mono_us : in->now_mono_us) < v->msg_until_us) {
         char s[VM_LINE_MAX];
 
-        lb_add(&b, VM_WARN, san(v->msg, s, sizeof(s)));
+        vm_lb_add(&b, VM_WARN, san(v->msg, s, sizeof(s)));
         return;
     }
     if (in->banner && in->banner[0]) {
         char s[VM_LINE_MAX];
 
-        lb_add(&b, VM_BAD, san(in->banner, s, sizeof(s)));
-        lb_add(&b, VM_NORMAL, "  ");
+        vm_lb_add(&b, VM_BAD, san(in->banner, s, sizeof(s)));
+        vm_lb_add(&b, VM_NORMAL, "  ");
     }
     if (v->view == VM_VIEW_HELP) {
-        lb_add(&b, VM_KEY, "any key");
-        lb_add(&b, VM_NORMAL, " back  ");
-        lb_add(&b, VM_KEY, "q");
-        lb_add(&b, VM_NORMAL, " quit");
+        vm_lb_add(&b, VM_KEY, "any key");
+        vm_lb_add(&b, VM_NORMAL, " back  ");
+        vm_lb_add(&b, VM_KEY, "q");
+        vm_lb_add(&b, VM_NORMAL, " quit");
     } else if (v->view == VM_VIEW_DETAIL && in->replay) {
         const struct fkey k[] = {
             {"Esc", "back", 0},   {"j/k", "scroll", 1}, {"</>", "endpoint", 3},
@@ -2782,7 +2776,7 @@ static void build_footer(struct vm *v, const struct vm_in *in, struct vm_line *l
 static void build_header(struct vm *v, const struct vm_in *in, struct vm_line *l, int w,
                          const char *what)
 {
-    struct lb b;
+    struct vm_lb b;
     char t[48], tz[16], s[VM_LINE_MAX];
     size_t counts[4] = {0}, n = in->m ? in->m->n_eps : 0;
     uint64_t recon = 0;
@@ -2811,17 +2805,17 @@ static void build_header(struct vm *v, const struct vm_in *in, struct vm_line *l
     }
     /* the left part may use the zone's room; the time itself always shows */
     tw = vm_text_width(t);
-    lb_init(&b, l, w - tw - 2 > 0 ? w - tw - 2 : 0, v->o.ascii);
-    lb_add(&b, VM_TITLE, "wsmon");
+    vm_lb_init(&b, l, w - tw - 2 > 0 ? w - tw - 2 : 0, v->o.ascii);
+    vm_lb_add(&b, VM_TITLE, "wsmon");
     if (what) {
-        lb_add(&b, VM_NORMAL, " ");
-        lb_add(&b, VM_TITLE, what);
+        vm_lb_add(&b, VM_NORMAL, " ");
+        vm_lb_add(&b, VM_TITLE, what);
     }
     if (in->replay) {
         char rs[VM_LINE_MAX];
 
-        lb_add(&b, VM_NORMAL, "  ");
-        lb_add(&b, VM_WARN, san(in->replay, rs, sizeof(rs)));
+        vm_lb_add(&b, VM_NORMAL, "  ");
+        vm_lb_add(&b, VM_WARN, san(in->replay, rs, sizeof(rs)));
     }
     if (in->paused)
         lb_whole(&b, VM_WARN, "  PAUSED");
@@ -2890,27 +2884,27 @@ static void place_row(struct vm *v, const struct vm_layout *lay, const struct vm
 
 static void build_rule(struct vm *v, struct vm_line *l, int w, const char *title, bool focus)
 {
-    struct lb b;
+    struct vm_lb b;
     char s[VM_LINE_MAX];
     const char *dash = v->o.ascii ? "-" : "\xe2\x94\x80";
     size_t o = 0, dn = strlen(dash);
 
-    lb_init(&b, l, w, v->o.ascii);
-    lb_add(&b, VM_DIM, v->o.ascii ? "-- " : "\xe2\x94\x80\xe2\x94\x80 ");
-    lb_add(&b, focus ? VM_KEY : VM_HEAD, title);
+    vm_lb_init(&b, l, w, v->o.ascii);
+    vm_lb_add(&b, VM_DIM, v->o.ascii ? "-- " : "\xe2\x94\x80\xe2\x94\x80 ");
+    vm_lb_add(&b, focus ? VM_KEY : VM_HEAD, title);
     if (v->filter[1][0]) {
-        lb_add(&b, VM_DIM, " filter ");
-        lb_add(&b, VM_KEY, san(v->filter[1], s, sizeof(s)));
+        vm_lb_add(&b, VM_DIM, " filter ");
+        vm_lb_add(&b, VM_KEY, san(v->filter[1], s, sizeof(s)));
     }
     if (!v->log_follow)
-        lb_add(&b, VM_WARN, " (scrolled; End follows)");
-    lb_add(&b, VM_DIM, " ");
+        vm_lb_add(&b, VM_WARN, " (scrolled; End follows)");
+    vm_lb_add(&b, VM_DIM, " ");
     for (int i = b.x; i < w && o + dn + 1 < sizeof(s); i++) {
         memcpy(s + o, dash, dn);
         o += dn;
     }
     s[o] = '\0';
-    lb_add(&b, VM_DIM, s);
+    vm_lb_add(&b, VM_DIM, s);
 }
 
 static void build_main(struct vm *v, const struct vm_in *in, int w, int h)
@@ -2938,16 +2932,16 @@ static void build_main(struct vm *v, const struct vm_in *in, int w, int h)
     v->table_n = tn;
     v->table_top = v->top;
     if (n == 0) {
-        struct lb b;
+        struct vm_lb b;
 
-        lb_init(&b, &v->scr.line[y], w, v->o.ascii);
+        vm_lb_init(&b, &v->scr.line[y], w, v->o.ascii);
         if (v->filter[0][0]) {
             char f[FILTER_MAX * 4];
 
-            lb_addf(&b, VM_DIM, "  no endpoint name contains '%s' (/ then Enter clears)",
-                    san(v->filter[0], f, sizeof(f)));
+            vm_lb_addf(&b, VM_DIM, "  no endpoint name contains '%s' (/ then Enter clears)",
+                       san(v->filter[0], f, sizeof(f)));
         } else
-            lb_add(&b, VM_DIM, "  no endpoints");
+            vm_lb_add(&b, VM_DIM, "  no endpoints");
     }
     for (size_t i = 0; i < n; i++)
         place_row(v, &lay, &rows[i], &v->scr.line[y + (int)i], w);
@@ -2995,21 +2989,21 @@ const struct vm_screen *vm_build(struct vm *v, const struct vm_in *in, int w, in
     screen_alloc(v, w, h);
     v->table_n = v->log_n = 0;
     if (w < VM_MIN_W || h < VM_MIN_H) {
-        struct lb b;
+        struct vm_lb b;
         char s[128];
         int y = h / 2 > 0 ? h / 2 - 1 : 0;
 
         snprintf(s, sizeof(s), "terminal too small: %dx%d, wsmon needs %dx%d", w, h, VM_MIN_W,
                  VM_MIN_H);
-        lb_init(&b, &v->scr.line[y], w, v->o.ascii);
+        vm_lb_init(&b, &v->scr.line[y], w, v->o.ascii);
         lb_at(&b, w > vm_text_width(s) ? (w - vm_text_width(s)) / 2 : 0);
-        lb_add(&b, VM_BAD, s);
+        vm_lb_add(&b, VM_BAD, s);
         if (y + 1 < h) {
             const char *q = "enlarge it, or q to quit";
 
-            lb_init(&b, &v->scr.line[y + 1], w, v->o.ascii);
+            vm_lb_init(&b, &v->scr.line[y + 1], w, v->o.ascii);
             lb_at(&b, w > (int)strlen(q) ? (w - (int)strlen(q)) / 2 : 0);
-            lb_add(&b, VM_DIM, q);
+            vm_lb_add(&b, VM_DIM, q);
         }
         return &v->scr;
     }

@@ -229,4 +229,16 @@ void vm_line_clear(struct vm_line *l);
 int vm_line_put(struct vm_line *l, int width, int x, int max_w, enum vm_style st, const char *s,
                 bool ascii);
 
+/* A cursor that fills a vm_line left to right, cutting at its width (shared by the
+ * dashboard's and the history review's view models). */
+struct vm_lb {
+    struct vm_line *l;
+    int w, x;
+    bool ascii;
+};
+void vm_lb_init(struct vm_lb *b, struct vm_line *l, int width, bool ascii);
+void vm_lb_add(struct vm_lb *b, enum vm_style st, const char *s);
+void vm_lb_addf(struct vm_lb *b, enum vm_style st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 #endif
