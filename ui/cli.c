@@ -135,13 +135,10 @@ static const char *opt_key(int opt)
     }
 }
 
-static void usage_probe(FILE *f)
+/* The endpoint options, shared by probe, watch and record. */
+static void usage_endpoint(FILE *f, bool monitor)
 {
-    fputs("Usage: wsmon probe [OPTIONS] URL...\n"
-          "One-shot check of WebSocket endpoints: connects, measures every phase, pings,\n"
-          "closes, and names the layer that failed. Several URLs are probed at once.\n"
-          "\n"
-          "Endpoint options (also settable per endpoint in the config file):\n"
+    fputs("Endpoint options (also settable per endpoint in the config file):\n"
           "  -c, --config FILE          endpoints and defaults (INI)\n"
           "  -H, --header 'Name: value' extra upgrade request header (repeatable)\n"
           "      --origin URL           Origin header, sent as given\n"
@@ -150,15 +147,33 @@ static void usage_probe(FILE *f)
           "                             the certificate check (as curl)\n"
           "      --cacert FILE          trust these CA certificates (PEM)\n"
           "      --insecure             do not enforce certificate checks (still reported)\n"
-          "      --timeout DUR          DNS+TCP+TLS+upgrade budget (default 10s)\n"
-          "      --ping DUR             ping interval while holding (default 5s; 0 = never)\n"
-          "      --expect-message TEXT  the server must send a message containing TEXT\n"
+          "      --timeout DUR          DNS+TCP+TLS+upgrade budget (default 10s)\n",
+          f);
+    fputs(monitor ? "      --ping DUR             ping interval (default 5s; 0 = never ping)\n"
+                  : "      --ping DUR             ping interval while holding (default 5s; 0 = "
+                    "never)\n",
+          f);
+    fputs("      --expect-message TEXT  the server must send a message containing TEXT\n"
           "      --expect-within DUR    ... within DUR of open (default 10s)\n"
           "      --send TEXT            send this text message once after open\n"
-          "      --connections N        N parallel connections per endpoint (default 1)\n"
-          "      --proxy HOST:PORT      connect through this HTTP proxy\n"
-          "      --backend-header NAME  response header that names the backend\n"
-          "\n"
+          "      --connections N        N parallel connections per endpoint (default 1)\n",
+          f);
+    if (monitor)
+        fputs("      --health URL           also poll this HTTP(S) URL every 10 s\n", f);
+    fputs("      --proxy HOST:PORT      connect through this HTTP proxy\n"
+          "      --backend-header NAME  response header that names the backend\n",
+          f);
+}
+
+static void usage_probe(FILE *f)
+{
+    fputs("Usage: wsmon probe [OPTIONS] URL...\n"
+          "One-shot check of WebSocket endpoints: connects, measures every phase, pings,\n"
+          "closes, and names the layer that failed. Several URLs are probed at once.\n"
+          "\n",
+          f);
+    usage_endpoint(f, false);
+    fputs("\n"
           "Probe options:\n"
           "      --json                 one JSON object per connection per line\n"
           "      --pings N              pings to send after open (default 3)\n"
@@ -187,26 +202,9 @@ static void usage_monitor(FILE *f, const char *cmd)
                   "SIGTERM or SIGINT closes the connections, flushes and exits 0.\n"
                 : "Live dashboard: holds a WebSocket to each endpoint, reconnects, pings,\n"
                   "shows readyState, timings, RTT, close codes and the failing layer.\n");
+    fputs("\n", f);
+    usage_endpoint(f, true);
     fputs("\n"
-          "Endpoint options (also settable per endpoint in the config file):\n"
-          "  -c, --config FILE          endpoints and defaults (INI)\n"
-          "  -H, --header 'Name: value' extra upgrade request header (repeatable)\n"
-          "      --origin URL           Origin header, sent as given\n"
-          "      --protocol NAME        Sec-WebSocket-Protocol (repeatable)\n"
-          "      --resolve HOST:PORT:ADDR  connect to ADDR, keep HOST for Host, SNI and\n"
-          "                             the certificate check (as curl)\n"
-          "      --cacert FILE          trust these CA certificates (PEM)\n"
-          "      --insecure             do not enforce certificate checks (still reported)\n"
-          "      --timeout DUR          DNS+TCP+TLS+upgrade budget (default 10s)\n"
-          "      --ping DUR             ping interval (default 5s; 0 = never ping)\n"
-          "      --expect-message TEXT  the server must send a message containing TEXT\n"
-          "      --expect-within DUR    ... within DUR of open (default 10s)\n"
-          "      --send TEXT            send this text message once after open\n"
-          "      --connections N        N parallel connections per endpoint (default 1)\n"
-          "      --health URL           also poll this HTTP(S) URL\n"
-          "      --proxy HOST:PORT      connect through this HTTP proxy\n"
-          "      --backend-header NAME  response header that names the backend\n"
-          "\n"
           "Monitoring options:\n"
           "      --backoff-min DUR      first reconnect delay (default 1s)\n"
           "      --backoff-max DUR      longest reconnect delay (default 60s)\n"
