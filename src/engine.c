@@ -143,6 +143,8 @@ struct engine {
     engine_evt_fn fn;
     void *ud;
     struct ep *eps;
+    struct ep **by_id; /* eps indexed by id (ids are small: the config's order) */
+    uint32_t n_by_id;
     struct vhost *vhosts;
     int n_vhosts;
     size_t active;
@@ -1170,11 +1172,7 @@ static void on_dns(void *ud, uint64_t token, const struct dns_result *r)
 
 static struct ep *ep_find(struct engine *en, uint32_t id)
 {
-    struct ep *ep;
-    for (ep = en->eps; ep; ep = ep->next)
-        if (ep->id == id)
-            return ep;
-    return NULL;
+    return id < en->n_by_id ? en->by_id[id] : NULL;
 }
 
 static struct conn *conn_find(struct engine *en, uint32_t id, uint32_t idx)
@@ -1428,6 +1426,13 @@ int engine_add(struct engine *en, uint32_t id, const struct cfg_ep *cfg, char *e
     }
     ep->next = en->eps;
     en->eps = ep;
+    if (id >= en->n_by_id) {
+        uint32_t n = id + 1 > 2 * en->n_by_id ? id + 1 : 2 * en->n_by_id;
+        en->by_id = xrealloc(en->by_id, n * sizeof(*en->by_id));
+        memset(en->by_id + en->n_by_id, 0, (n - en->n_by_id) * sizeof(*en->by_id));
+        en->n_by_id = n;
+    }
+    en->by_id[id] = ep;
     return 0;
 }
 
@@ -1578,5 +1583,6 @@ void engine_free(struct engine *en)
         free(v->proxy);
         free(v);
     }
+    free(en->by_id);
     free(en);
 }

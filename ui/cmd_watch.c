@@ -28,9 +28,9 @@
 
 #define GRACE_MS 2000 /* how long closing politely may take at exit */
 
-/* --stats: counts and a log-linear RTT histogram (16 buckets per power of two, so a
- * percentile is within about 4% of the true value), printed as one JSON line at exit. */
-#define STATS_SUB     16
+/* --stats: counts and a log-linear RTT histogram (256 buckets per power of two, so a
+ * percentile is within about 0.3% of the true value), printed as one JSON line at exit. */
+#define STATS_SUB     256
 #define STATS_BUCKETS (32 * STATS_SUB)
 struct stats {
     uint64_t pongs, pings, opens, closes;

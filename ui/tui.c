@@ -178,15 +178,6 @@ static void redraw(struct tui *t)
     t->last_sec = in.now_wall_us / 1000000;
 }
 
-/* After a key: draw now, unless a frame went out less than a tick ago (the timer catches up). */
-static void redraw_soon(struct tui *t)
-{
-    if (mono_us() - t->last_draw_us >= FRAME_MIN_US)
-        redraw(t);
-    else
-        t->dirty = true;
-}
-
 static void message(struct tui *t, const char *text)
 {
     t->msg_until_us = mono_us() + MSG_US;
@@ -1060,7 +1051,8 @@ static void on_input(uv_poll_t *h, int status, int events)
         return;
     }
     t->idle_wakeups = 0;
-    redraw_soon(t);
+    /* a person typed: answer at once (the 10 Hz cap is for redraws caused by events) */
+    redraw(t);
 }
 
 /* ---- setup -------------------------------------------------------------------------------- */
