@@ -67,7 +67,7 @@ static void ev_tcp(struct seq *s, int64_t t)
     struct evt e = mk(s, EVT_TCP, t);
 
     snprintf(e.u.tcp.remote, sizeof(e.u.tcp.remote), "203.0.113.7:443");
-    snprintf(e.u.tcp.local, sizeof(e.u.tcp.local), "10.0.0.1:50000");
+    snprintf(e.u.tcp.local, sizeof(e.u.tcp.local), "192.0.2.1:50000");
     put(s, &e);
 }
 

@@ -146,7 +146,7 @@ static void open_at(struct seq *s, uint32_t attempt, int64_t t0)
 {
     assert_int_equal(ev_attempt(s, attempt, t0, true), 0);
     assert_int_equal(ev_dns(s, t0 + 1000, "203.0.113.7"), 0);
-    assert_int_equal(ev_tcp(s, t0 + 2000, "203.0.113.7:443", "10.0.0.1:50000"), 0);
+    assert_int_equal(ev_tcp(s, t0 + 2000, "203.0.113.7:443", "192.0.2.1:50000"), 0);
     assert_int_equal(ev_tls(s, t0 + 3000, EVT_VERIFY_OK, false), 0);
     assert_int_equal(ev_plain(s, EVT_REQUEST, t0 + 4000), 0);
     assert_int_equal(ev_response(s, t0 + 5000, 101, "websocket"), 0);
@@ -243,11 +243,11 @@ static void test_full_tls_attempt(void **state)
     assert_int_equal(a->reached, EVT_PH_DNS);
     assert_string_equal(a->dns_addr, "203.0.113.7");
 
-    assert_int_equal(ev_tcp(s, 4500, "203.0.113.7:443", "10.0.0.1:50000"), 0);
+    assert_int_equal(ev_tcp(s, 4500, "203.0.113.7:443", "192.0.2.1:50000"), 0);
     assert_int_equal(a->tcp_us, 1500);
     assert_int_equal(a->reached, EVT_PH_TCP);
     assert_string_equal(a->remote, "203.0.113.7:443");
-    assert_string_equal(a->local, "10.0.0.1:50000");
+    assert_string_equal(a->local, "192.0.2.1:50000");
 
     assert_int_equal(ev_tls(s, 10000, EVT_VERIFY_OK, false), 0);
     assert_int_equal(a->t_tls_us, 10000);
@@ -354,7 +354,7 @@ static void test_tls_failed_verification(void **state)
     const struct model_attempt *a;
 
     assert_int_equal(ev_attempt(s, 1, 0, true), 0);
-    assert_int_equal(ev_tcp(s, 100, "203.0.113.7:443", "10.0.0.1:1"), 0);
+    assert_int_equal(ev_tcp(s, 100, "203.0.113.7:443", "192.0.2.1:1"), 0);
     assert_int_equal(ev_tls(s, 900, EVT_VERIFY_EXPIRED, false), 0);
     a = cur(s);
     /* recorded, but the phase is not complete: the handshake is about to fail */
@@ -369,7 +369,7 @@ static void test_tls_failed_verification(void **state)
 
     /* with --insecure the same certificate completes the phase */
     assert_int_equal(ev_attempt(s, 2, 2000, true), 0);
-    assert_int_equal(ev_tcp(s, 2100, "203.0.113.7:443", "10.0.0.1:2"), 0);
+    assert_int_equal(ev_tcp(s, 2100, "203.0.113.7:443", "192.0.2.1:2"), 0);
     assert_int_equal(ev_tls(s, 2900, EVT_VERIFY_EXPIRED, true), 0);
     assert_int_equal(a->reached, EVT_PH_TLS);
     assert_true(a->tls_info.insecure);
@@ -460,7 +460,7 @@ static void test_rejects_out_of_order(void **state)
 
     /* before any attempt */
     s->attempt = 1;
-    assert_int_equal(ev_dns(s, 10, "1.2.3.4"), -EINVAL);
+    assert_int_equal(ev_dns(s, 10, "198.51.100.4"), -EINVAL);
     assert_int_equal(ev_plain(s, EVT_OPEN, 10), -EINVAL);
     assert_int_equal(ev_closed(s, 10, EVT_CAUSE_EOF, EVT_BY_NETWORK, 1006, ""), -EINVAL);
     a = cur(s);
@@ -474,9 +474,9 @@ static void test_rejects_out_of_order(void **state)
     assert_int_equal(ev_attempt(s, 3, 100, true), 0);
     /* another attempt's events */
     s->attempt = 2;
-    assert_int_equal(ev_dns(s, 200, "1.2.3.4"), -EINVAL);
+    assert_int_equal(ev_dns(s, 200, "198.51.100.4"), -EINVAL);
     s->attempt = 4;
-    assert_int_equal(ev_tcp(s, 200, "1.2.3.4:443", "x"), -EINVAL);
+    assert_int_equal(ev_tcp(s, 200, "198.51.100.4:443", "x"), -EINVAL);
     assert_int_equal(a->reached, EVT_PH_NONE);
     assert_int_equal(a->t_dns_us, -1);
     s->attempt = 3;
@@ -488,12 +488,12 @@ static void test_rejects_out_of_order(void **state)
     assert_int_equal(a->msgs_in, 0);
     assert_false(a->expect_seen);
 
-    assert_int_equal(ev_tcp(s, 400, "1.2.3.4:443", "x"), 0);
+    assert_int_equal(ev_tcp(s, 400, "198.51.100.4:443", "x"), 0);
     assert_int_equal(ev_tls(s, 500, EVT_VERIFY_OK, false), 0);
     assert_int_equal(ev_plain(s, EVT_OPEN, 600), 0);
     /* handshake phases after open, and a second open */
     assert_int_equal(ev_plain(s, EVT_OPEN, 650), -EINVAL);
-    assert_int_equal(ev_dns(s, 650, "1.2.3.4"), -EINVAL);
+    assert_int_equal(ev_dns(s, 650, "198.51.100.4"), -EINVAL);
     assert_int_equal(ev_response(s, 650, 200, ""), -EINVAL);
     assert_int_equal(s->m->eps[0].conns[0].opened, 1);
     assert_int_equal(a->t_open_us, 600);

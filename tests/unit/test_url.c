@@ -265,7 +265,7 @@ static void test_bad_ip_literals(void **state)
     parse_bad("ws://[fe80::1%25eth0]/", false,
               "bad URL 'ws://[fe80::1%25eth0]/': bad IPv6 address");
     parse_bad("ws://1.2.3/", false, "bad URL 'ws://1.2.3/': bad IPv4 address");
-    parse_bad("ws://256.1.1.1/", false, "bad URL 'ws://256.1.1.1/': bad IPv4 address");
+    parse_bad("ws://127.0.0.256/", false, "bad URL 'ws://127.0.0.256/': bad IPv4 address");
 }
 
 static void test_overlong(void **state)

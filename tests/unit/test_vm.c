@@ -139,7 +139,7 @@ static void ev_tcp_to(struct world *w, uint32_t ep, uint32_t conn, uint32_t att,
     struct evt e = mk(EVT_TCP, ep, conn, att, t);
 
     snprintf(e.u.tcp.remote, sizeof(e.u.tcp.remote), "%s", remote);
-    snprintf(e.u.tcp.local, sizeof(e.u.tcp.local), "10.0.0.5:53422");
+    snprintf(e.u.tcp.local, sizeof(e.u.tcp.local), "192.0.2.5:53422");
     put(w, &e);
 }
 
@@ -148,7 +148,7 @@ static void ev_tcp(struct world *w, uint32_t ep, uint32_t conn, uint32_t att, in
     struct evt e = mk(EVT_TCP, ep, conn, att, t);
 
     snprintf(e.u.tcp.remote, sizeof(e.u.tcp.remote), "203.0.113.7:443");
-    snprintf(e.u.tcp.local, sizeof(e.u.tcp.local), "10.0.0.5:53422");
+    snprintf(e.u.tcp.local, sizeof(e.u.tcp.local), "192.0.2.5:53422");
     put(w, &e);
 }
 
@@ -1024,7 +1024,7 @@ static void t_detail_tls_failed(void **st)
     assert_true(lines_have(lines, n, "Last attempt #1, started 12:00:10.000"));
     assert_true(lines_have(lines, n, "  dns         1.2 ms ██··"));
     assert_true(lines_have(lines, n, "  tcp         0.9 ms ··██··"));
-    assert_true(lines_have(lines, n, "203.0.113.7:443 from 10.0.0.5:53422"));
+    assert_true(lines_have(lines, n, "203.0.113.7:443 from 192.0.2.5:53422"));
     assert_true(lines_have(lines, n, "  tls         FAILED ····███"));
     assert_true(lines_have(lines, n, "█ after 7.6 ms tls-expired"));
     assert_true(lines_have(lines, n, "  ended       9.7 ms before open: a browser shows 1006"));
@@ -1163,7 +1163,7 @@ static void t_multi_verdicts(void **st)
     for (uint32_t c = 0; c < 2; c++) {
         char remote[32];
 
-        snprintf(remote, sizeof(remote), "10.0.0.%u:443", c + 1);
+        snprintf(remote, sizeof(remote), "192.0.2.%u:443", c + 1);
         ev_attempt(&w, 4, c, 1, 1 * S, false);
         ev_tcp_to(&w, 4, c, 1, 1 * S + 1000, remote);
         ev(&w, EVT_REQUEST, 4, c, 1, 1 * S + 1100);
@@ -1174,7 +1174,7 @@ static void t_multi_verdicts(void **st)
         int64_t t0 = (int64_t)a * S;
 
         ev_attempt(&w, 4, 2, a, t0, false);
-        ev_tcp_to(&w, 4, 2, a, t0 + 1000, "10.0.0.3:443");
+        ev_tcp_to(&w, 4, 2, a, t0 + 1000, "192.0.2.3:443");
         ev(&w, EVT_REQUEST, 4, 2, a, t0 + 1100);
         ev_closed(&w, 4, 2, a, t0 + 1500, EVT_CAUSE_EOF, EVT_BY_NETWORK, 1006, NULL);
     }
@@ -1210,8 +1210,8 @@ static void t_multi_verdicts(void **st)
     n = vm_detail(v, &w.in, 100, lines, 160);
     dump_lines(lines, n);
     assert_true(lines_have(lines, n, "Pattern    backends (closed-before-open)"));
-    assert_true(lines_have(lines, n, "1 of 3 backends fails: 10.0.0.3:443"));
-    assert_true(lines_have(lines, n, "  10.0.0.3:443"));
+    assert_true(lines_have(lines, n, "1 of 3 backends fails: 192.0.2.3:443"));
+    assert_true(lines_have(lines, n, "  192.0.2.3:443"));
     assert_true(lines_have(lines, n, "4 failed (last closed-before-open)"));
 
     /* scrolled to its end, the detail view shows its last line */
