@@ -643,6 +643,20 @@ static void diag_no_cause(const struct model_attempt *a, const struct diag_polic
         diag_healthy(a, p, out);
 }
 
+void diag_policy_of(const struct cfg_ep *ep, int64_t now_wall_s, struct diag_policy *p)
+{
+    memset(p, 0, sizeof(*p));
+    p->now_wall_s = now_wall_s;
+    if (!ep)
+        return;
+    p->host = ep->u.host;
+    p->port = ep->u.port;
+    p->proxy = ep->proxy;
+    p->expect_message = ep->expect_message;
+    p->expect_within_us = ep->expect_within_ms * 1000;
+    p->want_pings = ep->ping_ms > 0;
+}
+
 void diag_attempt(const struct model_attempt *a, const struct diag_policy *p,
                   struct diag_verdict *out)
 {

@@ -59,6 +59,10 @@ struct diag_verdict {
     char hint[DIAG_TEXT_MAX];    /* "" = no hint (null) */
 };
 
+/* The policy of an endpoint's settings (borrowed: p points into ep), at now_wall_s. ep may
+ * be NULL (an empty policy). */
+void diag_policy_of(const struct cfg_ep *ep, int64_t now_wall_s, struct diag_policy *p);
+
 /* Diagnose one attempt (finished or not). Pure: reads only its arguments. */
 void diag_attempt(const struct model_attempt *a, const struct diag_policy *p,
                   struct diag_verdict *out);

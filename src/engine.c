@@ -1387,17 +1387,9 @@ int engine_add(struct engine *en, uint32_t id, const struct cfg_ep *cfg, char *e
     for (i = 0; i < cfg->n_headers; i++) {
         char name[72];
         const char *value;
+        /* cfg validated them and refuses Host, Origin and the handshake's own headers */
         if (cfg_parse_header(cfg->headers[i], name, 64, &value) < 0)
             continue;
-        if (!strcasecmp(name, "Host")) {
-            xstrlcpy(ep->host_hdr, value, sizeof(ep->host_hdr));
-            continue;
-        }
-        if (!strcasecmp(name, "Origin")) {
-            if (!ep->origin[0])
-                xstrlcpy(ep->origin, value, sizeof(ep->origin));
-            continue;
-        }
         snprintf(ep->hdr_names[ep->n_hdrs], sizeof(ep->hdr_names[0]), "%s:", name);
         ep->hdr_values[ep->n_hdrs++] = value;
     }

@@ -246,17 +246,19 @@ static void schedule_retry(struct mconn *c, int64_t delay_ms)
 
 /* ---- events ------------------------------------------------------------------------------ */
 
-static void dispatch(struct mon *mn, const struct evt *e)
+/* Model first, then every sink. 0, or the model's error (the event is then dropped). */
+static int dispatch(struct mon *mn, const struct evt *e)
 {
-    int i;
+    int i, rc = model_apply(mn->m, e);
 
-    if (model_apply(mn->m, e) < 0) {
+    if (rc < 0) {
         log_debug("mon: event %s out of order (ep %u conn %u attempt %u)", evt_kind_name(e->kind),
                   e->ep, e->conn, e->attempt);
-        return;
+        return rc;
     }
     for (i = 0; i < mn->n_sinks; i++)
         mn->sinks[i].fn(mn->sinks[i].ud, e, mn->m);
+    return 0;
 }
 
 static void on_engine_evt(void *ud, const struct evt *e)
@@ -510,12 +512,7 @@ int mon_mark(struct mon *mn, uint32_t ep, const char *text)
 
 int mon_inject(struct mon *mn, const struct evt *e)
 {
-    int rc = model_apply(mn->m, e);
-    if (rc < 0)
-        return rc;
-    for (int i = 0; i < mn->n_sinks; i++)
-        mn->sinks[i].fn(mn->sinks[i].ud, e, mn->m);
-    return 0;
+    return dispatch(mn, e);
 }
 
 int64_t mon_retry_in_us(const struct mon *mn, uint32_t ep, uint32_t conn)

@@ -210,16 +210,10 @@ static int print_results(struct probe *p)
     for (size_t i = 0; i < c->cfg.n_eps; i++) {
         const struct cfg_ep *cfg = &c->cfg.eps[i];
         char shown[URL_PATH_MAX + URL_HOST_MAX + 32];
-        struct diag_policy pol = {
-            .host = cfg->u.host,
-            .port = cfg->u.port,
-            .proxy = cfg->proxy,
-            .expect_message = cfg->expect_message,
-            .expect_within_us = cfg->expect_within_ms * 1000,
-            .want_pings = pings_wanted(p, (uint32_t)i),
-            .now_wall_s = now,
-        };
+        struct diag_policy pol;
 
+        diag_policy_of(cfg, now, &pol);
+        pol.want_pings = pings_wanted(p, (uint32_t)i); /* probe: --pings 0 means none too */
         if (c->show_secrets)
             snprintf(shown, sizeof(shown), "%s", cfg->url);
         else

@@ -143,15 +143,10 @@ static void log_sink(void *ud, const struct evt *e, const struct model *m)
     case EVT_CLOSED: {
         const struct cfg_ep *cfg = &mon_cfg(r->mn)->eps[l->ep];
         const struct model_attempt *a = model_attempt_get(m, l->ep, l->conn);
-        struct diag_policy pol = {.host = cfg->u.host,
-                                  .port = cfg->u.port,
-                                  .proxy = cfg->proxy,
-                                  .expect_message = cfg->expect_message,
-                                  .expect_within_us = cfg->expect_within_ms * 1000,
-                                  .want_pings = cfg->ping_ms > 0,
-                                  .now_wall_s = l->wall_us / 1000000};
+        struct diag_policy pol;
         struct diag_verdict v;
 
+        diag_policy_of(cfg, l->wall_us / 1000000, &pol);
         diag_attempt(a, &pol, &v);
         san_term(v.verdict, strlen(v.verdict), text, sizeof(text));
         fprintf(stderr, "%s %s CLOSED %d by %s after %s: %s: %s\n", t, name, l->code,

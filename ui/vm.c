@@ -532,17 +532,7 @@ static const struct cfg_ep *ep_cfg(const struct vm_in *in, uint32_t ep)
 
 static void policy(const struct vm_in *in, uint32_t ep, struct diag_policy *p)
 {
-    const struct cfg_ep *c = ep_cfg(in, ep);
-
-    memset(p, 0, sizeof(*p));
-    p->now_wall_s = in->now_wall_us / 1000000;
-    if (c) {
-        p->host = c->u.host;
-        p->port = c->u.port;
-        p->expect_message = c->expect_message;
-        p->expect_within_us = c->expect_within_ms * 1000;
-        p->want_pings = c->ping_ms > 0;
-    }
+    diag_policy_of(ep_cfg(in, ep), in->now_wall_us / 1000000, p);
 }
 
 /* The class of an attempt known only in brief (an ended-attempt record or a log entry): the

@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "cfg.h"
 #include "diag.h"
 #include "evt.h"
 #include "model.h"
@@ -485,6 +486,38 @@ static void test_http_status(void **state)
         if (cases[i].hint2)
             assert_has(v.hint, cases[i].hint2);
     }
+}
+
+/* The policy comes from the endpoint's settings, --proxy included, and a tunnel the proxy
+ * refused is blamed on the proxy, not on the server. */
+static void test_policy_of_proxy(void **state)
+{
+    struct seq *s = *state;
+    struct cfg c;
+    struct diag_policy p;
+    struct diag_verdict v;
+    char err[CFG_ERR_MAX];
+
+    cfg_init(&c);
+    assert_int_equal(cfg_add_url(&c, "wss://ws.example.com:8443/x", err, sizeof(err)), 0);
+    assert_int_equal(cfg_ep_set(&c.eps[0], "proxy", "192.0.2.9:3128", err, sizeof(err)), 0);
+    assert_int_equal(cfg_ep_set(&c.eps[0], "expect_message", "hi", err, sizeof(err)), 0);
+    assert_int_equal(cfg_ep_finish(&c.eps[0], &c.defaults, err, sizeof(err)), 0);
+    diag_policy_of(&c.eps[0], 1234, &p);
+    assert_string_equal(p.host, "ws.example.com");
+    assert_int_equal(p.port, 8443);
+    assert_string_equal(p.proxy, "192.0.2.9:3128");
+    assert_string_equal(p.expect_message, "hi");
+    assert_int_equal(p.expect_within_us, CFG_DEFAULT_EXPECT_WITHIN_MS * 1000);
+    assert_true(p.want_pings); /* the default ping interval is not 0 */
+    assert_int_equal(p.now_wall_s, 1234);
+
+    run_to(s, EVT_PH_TCP, true, false);
+    ev_failed(s, 3000, EVT_CAUSE_HTTP_STATUS, EVT_BY_NETWORK, "proxy not h1");
+    diag(s, &p, &v);
+    assert_diag(&v, DIAG_HTTP_STATUS, EVT_CAUSE_HTTP_STATUS, EVT_PH_TCP, false);
+    assert_has(v.verdict, "proxy 192.0.2.9:3128 refused the tunnel to ws.example.com:8443");
+    cfg_fini(&c);
 }
 
 static void test_redirect(void **state)
@@ -1953,6 +1986,7 @@ int main(void)
         T(test_upgrade_missing),
         T(test_http_status),
         T(test_redirect),
+        T(test_policy_of_proxy),
         T(test_bad_accept),
         T(test_closed_before_open),
         T(test_handshake_timeout),
