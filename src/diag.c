@@ -214,7 +214,7 @@ static void diag_tcp(const struct model_attempt *a, const struct diag_policy *p,
 static void diag_tls(const struct model_attempt *a, const struct diag_policy *p,
                      struct diag_verdict *out)
 {
-    const struct evt_tls *t = &a->tls_info;
+    const struct model_tls *t = model_tls_of(a);
     const char *issuer = t->issuer[0] ? t->issuer : "an unknown issuer";
     char date[48];
 
@@ -304,8 +304,8 @@ static const struct status_text status_texts[] = {
 
 static void diag_http(const struct model_attempt *a, struct diag_verdict *out)
 {
-    const struct evt_http *h = &a->http;
-    int st = a->have_http ? h->status : 0;
+    const struct model_http *h = model_http_of(a);
+    int st = h->status;
     const struct status_text *s = NULL;
 
     if (a->cause == EVT_CAUSE_REDIRECT) {
@@ -396,8 +396,8 @@ static void diag_transport(const struct model_attempt *a, enum evt_cause cause,
         cat(out->verdict, "while connecting");
     else if (out->failed_in == EVT_PH_TLS)
         cat(out->verdict, "during the TLS handshake");
-    else if (a->have_http)
-        cat(out->verdict, "after the %d response, before open", a->http.status);
+    else if (a->http)
+        cat(out->verdict, "after the %d response, before open", a->http->status);
     else if (a->t_request_us >= 0)
         cat(out->verdict, "after the upgrade request, before any response");
     else
@@ -563,7 +563,7 @@ static void diag_close_frame(const struct model_attempt *a, struct diag_verdict 
 }
 
 /* What --insecure let through, for the verdict of an attempt that went on regardless. */
-static const char *insecure_finding(const struct evt_tls *t)
+static const char *insecure_finding(const struct model_tls *t)
 {
     switch (t->verify) {
     case EVT_VERIFY_OK:
@@ -594,8 +594,8 @@ static void diag_healthy(const struct model_attempt *a, const struct diag_policy
     set(out, DIAG_HEALTHY, EVT_CAUSE_NONE, EVT_PH_NONE);
     out->ok = true;
     cat(out->verdict, "open in %s", fmt_dur(d, sizeof(d), a->open_us));
-    if (a->have_tls && a->tls_info.insecure)
-        cat(out->verdict, " (TLS NOT verified: --insecure; %s)", insecure_finding(&a->tls_info));
+    if (a->tls_info && a->tls_info->insecure)
+        cat(out->verdict, " (TLS NOT verified: --insecure; %s)", insecure_finding(a->tls_info));
     if (a->pings_sent > 0)
         cat(out->verdict, ", %" PRIu32 "/%" PRIu32 " pings answered", a->pongs, a->pings_sent);
     if (med >= 0)
@@ -680,7 +680,7 @@ void diag_attempt(const struct model_attempt *a, const struct diag_policy *p,
     }
 
     /* through --proxy, lws reports the CONNECT tunnel's failures as "proxy ..." */
-    if (p && p->proxy && !a->have_http && !strncmp(a->detail, "proxy", 5) &&
+    if (p && p->proxy && !a->http && !strncmp(a->detail, "proxy", 5) &&
         (cause == EVT_CAUSE_HTTP_STATUS || cause == EVT_CAUSE_EOF || cause == EVT_CAUSE_RESET)) {
         if (cause == EVT_CAUSE_HTTP_STATUS) {
             set(out, DIAG_HTTP_STATUS, cause, EVT_PH_TCP);

@@ -27,6 +27,7 @@
 #define PING_TAG         "WSM1"
 #define PING_LEN         12
 #define EXPECT_BUF_MAX   (64 * 1024)
+#define ENGINE_RX_BUF    128 /* lws's receive buffer per connection (a ping's payload fits) */
 #define LWS_TIMEOUT_SECS 300 /* lws's own timeouts stay out of the way of ours */
 
 struct conn;
@@ -62,14 +63,14 @@ struct conn {
     struct evt *held_response; /* a 101's head, sent once lws has checked the handshake */
     int http_status;
     enum evt_cause pending_cause; /* decided before the end (status, verify, redirect) */
-    struct evt_tls tls;
-    int verify_err;  /* first X509 error seen, 0 none */
-    bool peer_close; /* a close frame came from the server */
+    struct evt_tls *tls;          /* wss:// until the handshake is reported; NULL otherwise */
+    int verify_err;               /* first X509 error seen, 0 none */
+    bool peer_close;              /* a close frame came from the server */
     int peer_code;
-    char peer_reason[EVT_REASON_MAX];
+    char *peer_reason; /* NULL, or the close frame's reason (to EVT_REASON_MAX - 1 bytes) */
     bool closing_by_us;
     int our_code;
-    char our_reason[EVT_REASON_MAX];
+    char *our_reason;      /* NULL, or the reason of our close */
     bool kill_after_close; /* our close is a timeout: by = timeout */
     enum evt_cause close_cause;
 
@@ -270,6 +271,25 @@ struct end_info {
 
 /* The one place an attempt ends: emits TLS details not yet sent, then EVT_CLOSED. With
  * kill, a live wsi is torn down (its later callbacks find an orphaned att). */
+/* Close reasons are kept only by connections that closed (most never do): allocated, at
+ * most EVT_REASON_MAX - 1 bytes of s (up to its NUL or n), NULL s frees. */
+static void set_reason(char **dst, const char *s, size_t n)
+{
+    free(*dst);
+    *dst = NULL;
+    if (!s)
+        return;
+    n = strnlen(s, n < EVT_REASON_MAX - 1 ? n : EVT_REASON_MAX - 1);
+    *dst = xmalloc(n + 1);
+    memcpy(*dst, s, n);
+    (*dst)[n] = '\0';
+}
+
+static const char *reason_of(const char *r)
+{
+    return r ? r : "";
+}
+
 static void conn_end(struct conn *c, const struct end_info *ei, bool kill)
 {
     struct engine *en = c->en;
@@ -287,12 +307,14 @@ static void conn_end(struct conn *c, const struct end_info *ei, bool kill)
     free(c->expect_buf);
     c->expect_buf = NULL;
 
-    if (c->ep->cfg->u.tls && !c->tls_done && (c->verify_err || c->tls.subject[0])) {
+    if (c->tls && !c->tls_done && (c->verify_err || c->tls->subject[0])) {
         evt_init(&e, c, EVT_TLS);
         memset(&e.u, 0, sizeof(e.u));
-        e.u.tls = c->tls;
+        e.u.tls = *c->tls;
         emit(c, &e);
     }
+    free(c->tls);
+    c->tls = NULL;
 
     evt_init(&e, c, EVT_CLOSED);
     memset(&e.u, 0, sizeof(e.u));
@@ -315,7 +337,8 @@ static void conn_end(struct conn *c, const struct end_info *ei, bool kill)
             /* a close frame only on an open WebSocket (lws asserts the role) */
             if (c->opened && (c->closing_by_us || c->kill_after_close))
                 lws_close_reason(wsi, (enum lws_close_status)c->our_code,
-                                 (unsigned char *)c->our_reason, strlen(c->our_reason));
+                                 (unsigned char *)reason_of(c->our_reason),
+                                 strlen(reason_of(c->our_reason)));
             lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
         }
     }
@@ -362,7 +385,8 @@ static void work_cb(uv_timer_t *t)
             struct lws *wsi = c->att->wsi;
             c->want_close = false;
             lws_close_reason(wsi, (enum lws_close_status)c->our_code,
-                             (unsigned char *)c->our_reason, strlen(c->our_reason));
+                             (unsigned char *)reason_of(c->our_reason),
+                             strlen(reason_of(c->our_reason)));
             lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
         }
     }
@@ -395,7 +419,7 @@ static void on_deadline(uv_timer_t *t)
                               .frame = c->peer_close};
         c->kill_after_close = true;
         c->our_code = 1000;
-        xstrlcpy(c->our_reason, "wsmon: expected message not received", sizeof(c->our_reason));
+        set_reason(&c->our_reason, "wsmon: expected message not received", SIZE_MAX);
         conn_end(c, &ei, true);
         return;
     }
@@ -424,16 +448,18 @@ static void tls_done_cb(void *arg, void *ssl)
     struct conn *c = a->conn;
     struct evt e;
 
-    if (!c || !c->active || c->tls_done)
+    if (!c || !c->active || c->tls_done || !c->tls)
         return;
     c->tls_done = true;
-    tls_fill_session(ssl, &c->tls);
-    if (c->tls.verify == EVT_VERIFY_NONE)
-        c->tls.verify = EVT_VERIFY_OK;
+    tls_fill_session(ssl, c->tls);
+    if (c->tls->verify == EVT_VERIFY_NONE)
+        c->tls->verify = EVT_VERIFY_OK;
     c->reached = EVT_PH_TLS;
     evt_init(&e, c, EVT_TLS);
     memset(&e.u, 0, sizeof(e.u));
-    e.u.tls = c->tls;
+    e.u.tls = *c->tls;
+    free(c->tls); /* reported: the model keeps it */
+    c->tls = NULL;
     emit(c, &e);
 }
 
@@ -770,14 +796,18 @@ static int ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
     }
     case LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION: {
         /* user = X509_STORE_CTX, in = SSL, len = preverify_ok */
-        int x = tls_verify_peek(user, &c->tls, c->ep->cfg->insecure);
+        int x;
+
+        if (!c->tls) /* not ours to judge: only wss:// attempts carry a record */
+            return 0;
+        x = tls_verify_peek(user, c->tls, c->ep->cfg->insecure);
         tls_watch_handshake(in, tls_done_cb, a);
         if (x && !c->verify_err) {
             c->verify_err = x;
-            c->tls.verify_code = x;
-            c->tls.verify = tls_verify_from_x509(x);
+            c->tls->verify_code = x;
+            c->tls->verify = tls_verify_from_x509(x);
         }
-        c->tls.insecure = c->ep->cfg->insecure;
+        c->tls->insecure = c->ep->cfg->insecure;
         return 0;
     }
     case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: {
@@ -859,11 +889,8 @@ static int ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
         struct evt e;
         c->peer_close = true;
         c->peer_code = len >= 2 ? (b[0] << 8 | b[1]) : 1005;
-        if (len > 2) {
-            size_t rl = len - 2 < EVT_REASON_MAX - 1 ? len - 2 : EVT_REASON_MAX - 1;
-            memcpy(c->peer_reason, b + 2, rl);
-            c->peer_reason[rl] = '\0';
-        }
+        if (len > 2)
+            set_reason(&c->peer_reason, (const char *)b + 2, len - 2);
         evt_init(&e, c, EVT_CLOSING);
         memset(&e.u, 0, sizeof(e.u));
         emit(c, &e);
@@ -911,14 +938,14 @@ static int ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
             ei.cause = EVT_CAUSE_NONE;
             ei.by = EVT_BY_CLIENT;
             ei.code = c->our_code;
-            ei.reason = c->our_reason;
+            ei.reason = reason_of(c->our_reason);
             ei.frame = c->peer_close;
             ei.frame_unknown = !c->peer_close;
         } else if (c->peer_close) {
             ei.cause = EVT_CAUSE_CLOSE_FRAME;
             ei.by = EVT_BY_SERVER;
             ei.code = c->peer_code;
-            ei.reason = c->peer_reason;
+            ei.reason = reason_of(c->peer_reason);
             ei.frame = true;
         } else {
             ei.by = EVT_BY_NETWORK;
@@ -1099,9 +1126,10 @@ int engine_health(struct engine *en, uint32_t id)
 }
 
 static const struct lws_protocols protocols[] = {
-    /* a 1 KiB receive buffer: bigger messages come in pieces (on_receive joins them);
-     * 4 KiB per connection was most of the memory at 10k connections (NOTES 6) */
-    {"wsmon", ws_cb, 0, 1024, 0, NULL, 0},
+    /* a 128-byte receive buffer: bigger messages come in pieces (on_receive joins them);
+     * lws allocates it per connection: 4 KiB was most of the memory at 10k connections
+     * (NOTES 6); 1 KiB cost 0.9 kB more per connection than this */
+    {"wsmon", ws_cb, 0, ENGINE_RX_BUF, 0, NULL, 0},
     {"wsmon-health", health_cb, 0, 1024, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
@@ -1215,15 +1243,19 @@ int engine_start(struct engine *en, uint32_t id, uint32_t idx)
     c->tls_done = c->opened = c->response_seen = false;
     c->http_status = 0;
     c->pending_cause = EVT_CAUSE_NONE;
-    memset(&c->tls, 0, sizeof(c->tls));
-    c->tls.insecure = cfg->insecure;
+    free(c->tls);
+    c->tls = NULL;
+    if (cfg->u.tls) {
+        c->tls = xcalloc(1, sizeof(*c->tls));
+        c->tls->insecure = cfg->insecure;
+    }
     c->verify_err = 0;
     c->peer_close = false;
     c->peer_code = 0;
-    c->peer_reason[0] = '\0';
+    set_reason(&c->peer_reason, NULL, 0);
     c->closing_by_us = c->kill_after_close = false;
     c->our_code = 0;
-    c->our_reason[0] = '\0';
+    set_reason(&c->our_reason, NULL, 0);
     c->want_send = c->want_ping = c->want_close = false;
     c->ping_outstanding = false;
     c->expect_seen = false;
@@ -1278,7 +1310,7 @@ int engine_close(struct engine *en, uint32_t id, uint32_t idx, int code, const c
     c->closing_by_us = true;
     c->want_close = true;
     c->our_code = code;
-    xstrlcpy(c->our_reason, reason ? reason : "", sizeof(c->our_reason));
+    set_reason(&c->our_reason, reason, SIZE_MAX);
     uv_timer_stop(&c->pong_timer);
     if (c->dl == DL_EXPECT) {
         uv_timer_stop(&c->deadline);
@@ -1549,6 +1581,10 @@ void engine_shutdown(struct engine *en)
             c->expect_buf = NULL;
             free(c->held_response);
             c->held_response = NULL;
+            free(c->tls);
+            c->tls = NULL;
+            set_reason(&c->peer_reason, NULL, 0);
+            set_reason(&c->our_reason, NULL, 0);
             uv_close((uv_handle_t *)&c->deadline, handle_closed);
             uv_close((uv_handle_t *)&c->pong_timer, handle_closed);
         }

@@ -1072,7 +1072,7 @@ static double idle_timeout(const struct tl *t, int64_t S, int64_t U)
 
         if (a->started < S || a->started >= U || a->ended == HIST_NULL)
             continue;
-        h = &c->hist[c->n_ended++];
+        h = model_conn_push_end(c);
         h->seq = (uint32_t)(k + 1);
         h->wall_start_us = a->started;
         h->wall_end_us = a->ended;
@@ -1089,6 +1089,8 @@ static double idle_timeout(const struct tl *t, int64_t S, int64_t U)
     for (size_t i = 0; i < CONNS; i++)
         ptr[i] = &mc[i];
     r = diag_idle_timeout(ptr, (k + PER - 1) / PER, NULL);
+    for (size_t i = 0; i < CONNS; i++)
+        model_conn_release(&mc[i]);
     free(mc);
     return r;
 }

@@ -32,8 +32,11 @@ void model_free(struct model *m)
 {
     if (!m)
         return;
-    for (size_t i = 0; i < m->n_eps; i++)
+    for (size_t i = 0; i < m->n_eps; i++) {
+        for (size_t j = 0; j < m->eps[i].n_conns; j++)
+            model_conn_release(&m->eps[i].conns[j]);
         free(m->eps[i].conns);
+    }
     free(m->eps);
     free(m->log);
     free(m);
@@ -52,31 +55,179 @@ static void copy_str(char *dst, size_t dst_size, const char *src, size_t src_siz
 
 #define COPY_STR(dst, src) copy_str((dst), sizeof(dst), (src), sizeof(src))
 
-/* Terminate every string of a copied record, so printers can trust them. */
-static void terminate_http(struct evt_http *h)
+/* ---- shared records: one allocation each, strings packed after the struct --------------- */
+
+const struct model_http model_http_empty = {
+    .accept_ok = -1,
+    .server = "",
+    .upgrade = "",
+    .connection = "",
+    .location = "",
+    .backend = "",
+    .sticky = "",
+    .head = "",
+    .cookies = {"", "", "", ""},
+    .refs = 1,
+};
+
+const struct model_tls model_tls_empty = {
+    .version = "", .cipher = "", .alpn = "", .subject = "", .issuer = "", .sans = "", .refs = 1};
+
+const struct model_http *model_http_of(const struct model_attempt *a)
 {
-    h->server[sizeof(h->server) - 1] = '\0';
-    h->upgrade[sizeof(h->upgrade) - 1] = '\0';
-    h->connection[sizeof(h->connection) - 1] = '\0';
-    h->location[sizeof(h->location) - 1] = '\0';
-    h->backend[sizeof(h->backend) - 1] = '\0';
-    h->head[sizeof(h->head) - 1] = '\0';
-    if (h->n_cookies < 0)
-        h->n_cookies = 0;
-    if (h->n_cookies > EVT_COOKIES_MAX)
-        h->n_cookies = EVT_COOKIES_MAX;
-    for (int i = 0; i < EVT_COOKIES_MAX; i++)
-        h->cookies[i][EVT_COOKIE_NAME_MAX - 1] = '\0';
+    return a && a->http ? a->http : &model_http_empty;
 }
 
-static void terminate_tls(struct evt_tls *t)
+const struct model_tls *model_tls_of(const struct model_attempt *a)
 {
-    t->version[sizeof(t->version) - 1] = '\0';
-    t->cipher[sizeof(t->cipher) - 1] = '\0';
-    t->alpn[sizeof(t->alpn) - 1] = '\0';
-    t->subject[sizeof(t->subject) - 1] = '\0';
-    t->issuer[sizeof(t->issuer) - 1] = '\0';
-    t->sans[sizeof(t->sans) - 1] = '\0';
+    return a && a->tls_info ? a->tls_info : &model_tls_empty;
+}
+
+struct packer {
+    char *p;
+};
+
+/* Length of a fixed-size event string that may lack its NUL, cut to cap - 1 as if it had
+ * one at the end: readers may count on a string fitting the event's array. */
+static size_t fixed_len(const char *s, size_t cap)
+{
+    size_t n = strnlen(s, cap);
+
+    return n < cap ? n : cap - 1;
+}
+
+static const char *pack(struct packer *k, const char *s, size_t cap)
+{
+    size_t n = fixed_len(s, cap);
+    char *d = k->p;
+
+    memcpy(d, s, n);
+    d[n] = '\0';
+    k->p += n + 1;
+    return d;
+}
+
+#define FIXED_SIZE(f) (fixed_len((f), sizeof(f)) + 1)
+#define PACK(k, f)    pack((k), (f), sizeof(f))
+
+const struct model_http *model_http_new(const struct evt_http *h)
+{
+    int nc = h->n_cookies < 0 ? 0 : h->n_cookies > EVT_COOKIES_MAX ? EVT_COOKIES_MAX : h->n_cookies;
+    size_t size = sizeof(struct model_http) + FIXED_SIZE(h->server) + FIXED_SIZE(h->upgrade) +
+                  FIXED_SIZE(h->connection) + FIXED_SIZE(h->location) + FIXED_SIZE(h->backend) +
+                  FIXED_SIZE(h->sticky) + FIXED_SIZE(h->head);
+    struct model_http *r;
+    struct packer k;
+
+    for (int i = 0; i < nc; i++)
+        size += FIXED_SIZE(h->cookies[i]);
+    r = xcalloc(1, size);
+    k.p = (char *)(r + 1);
+    r->status = h->status;
+    r->accept_ok = h->accept_ok;
+    r->n_cookies = nc;
+    r->head_truncated = h->head_truncated;
+    r->server = PACK(&k, h->server);
+    r->upgrade = PACK(&k, h->upgrade);
+    r->connection = PACK(&k, h->connection);
+    r->location = PACK(&k, h->location);
+    r->backend = PACK(&k, h->backend);
+    r->sticky = PACK(&k, h->sticky);
+    r->head = PACK(&k, h->head);
+    for (int i = 0; i < EVT_COOKIES_MAX; i++)
+        r->cookies[i] = i < nc ? PACK(&k, h->cookies[i]) : "";
+    r->refs = 1;
+    return r;
+}
+
+const struct model_tls *model_tls_new(const struct evt_tls *t)
+{
+    size_t size = sizeof(struct model_tls) + FIXED_SIZE(t->version) + FIXED_SIZE(t->cipher) +
+                  FIXED_SIZE(t->alpn) + FIXED_SIZE(t->subject) + FIXED_SIZE(t->issuer) +
+                  FIXED_SIZE(t->sans);
+    struct model_tls *r = xcalloc(1, size);
+    struct packer k = {(char *)(r + 1)};
+
+    r->version = PACK(&k, t->version);
+    r->cipher = PACK(&k, t->cipher);
+    r->alpn = PACK(&k, t->alpn);
+    r->subject = PACK(&k, t->subject);
+    r->issuer = PACK(&k, t->issuer);
+    r->sans = PACK(&k, t->sans);
+    r->not_after_s = t->not_after_s;
+    r->verify = t->verify;
+    r->verify_code = t->verify_code;
+    r->insecure = t->insecure;
+    r->refs = 1;
+    return r;
+}
+
+/* The records are made writable (xcalloc); const is the promise to their readers. */
+static void ref_add(const int *refs)
+{
+    __atomic_add_fetch((int *)refs, 1, __ATOMIC_RELAXED);
+}
+
+static bool ref_sub(const int *refs)
+{
+    return __atomic_sub_fetch((int *)refs, 1, __ATOMIC_ACQ_REL) == 0;
+}
+
+void model_http_hold(const struct model_http *h)
+{
+    if (h)
+        ref_add(&h->refs);
+}
+
+void model_http_drop(const struct model_http *h)
+{
+    if (h && ref_sub(&h->refs))
+        free((void *)h);
+}
+
+void model_tls_hold(const struct model_tls *t)
+{
+    if (t)
+        ref_add(&t->refs);
+}
+
+void model_tls_drop(const struct model_tls *t)
+{
+    if (t && ref_sub(&t->refs))
+        free((void *)t);
+}
+
+void model_attempt_hold(const struct model_attempt *a)
+{
+    model_http_hold(a->http);
+    model_tls_hold(a->tls_info);
+}
+
+void model_attempt_drop(struct model_attempt *a)
+{
+    model_http_drop(a->http);
+    model_tls_drop(a->tls_info);
+    a->http = NULL;
+    a->tls_info = NULL;
+}
+
+struct model_end *model_conn_push_end(struct model_conn *c)
+{
+    struct model_end *h;
+
+    if (!c->hist)
+        c->hist = xcalloc(MODEL_HIST, sizeof(*c->hist));
+    h = &c->hist[c->n_ended++ % MODEL_HIST];
+    memset(h, 0, sizeof(*h));
+    return h;
+}
+
+void model_conn_release(struct model_conn *c)
+{
+    model_attempt_drop(&c->cur);
+    free(c->hist);
+    c->hist = NULL;
+    c->n_ended = 0;
 }
 
 static void advance(struct model_attempt *a, enum evt_phase ph)
@@ -89,6 +240,7 @@ static void start_attempt(struct model_conn *c, const struct evt *e)
 {
     struct model_attempt *a = &c->cur;
 
+    model_attempt_drop(a);
     memset(a, 0, sizeof(*a));
     a->seq = e->attempt;
     a->tls = e->u.attempt.tls;
@@ -145,10 +297,9 @@ static void count_code(struct model_conn *c, int code)
 static void conn_ended(struct model *m, struct model_conn *c, const struct evt *e)
 {
     const struct model_attempt *a = &c->cur;
-    struct model_end *h = &c->hist[c->n_ended++ % MODEL_HIST];
+    struct model_end *h = model_conn_push_end(c);
     struct model_log *l;
 
-    memset(h, 0, sizeof(*h));
     h->seq = a->seq;
     h->wall_start_us = a->wall_start_us;
     h->wall_end_us = e->t_wall_us;
@@ -158,7 +309,7 @@ static void conn_ended(struct model *m, struct model_conn *c, const struct evt *
     h->by = a->by;
     h->reached = a->reached;
     h->code = a->close_code;
-    h->http_status = a->have_http ? a->http.status : 0;
+    h->http_status = a->http ? a->http->status : 0;
     h->quiet = a->open_for_us >= 0 && a->msgs_in == 0 && a->msgs_out == 0 && a->pings_sent == 0;
     if (a->remote[0]) /* else no backend served it: c->backend is the last attempt's */
         memcpy(h->backend, c->backend, sizeof(h->backend));
@@ -349,9 +500,8 @@ int model_apply(struct model *m, const struct evt *e)
     case EVT_TLS:
         a->t_tls_us = t;
         a->tls_us = a->t_tcp_us >= 0 ? t - a->t_tcp_us : -1;
-        a->tls_info = e->u.tls;
-        terminate_tls(&a->tls_info);
-        a->have_tls = true;
+        model_tls_drop(a->tls_info);
+        a->tls_info = model_tls_new(&e->u.tls);
         /* a failed verification that is enforced: the handshake is about to fail */
         if (e->u.tls.verify == EVT_VERIFY_OK || e->u.tls.insecure)
             advance(a, EVT_PH_TLS);
@@ -362,14 +512,13 @@ int model_apply(struct model *m, const struct evt *e)
     case EVT_RESPONSE:
         a->t_response_us = t;
         a->upgrade_us = a->t_request_us >= 0 ? t - a->t_request_us : -1;
-        a->http = e->u.http;
-        terminate_http(&a->http);
-        a->have_http = true;
+        model_http_drop(a->http);
+        a->http = model_http_new(&e->u.http);
         /* backend attribution: the configured header, else the sticky cookie */
-        if (a->http.backend[0])
-            COPY_STR(c->backend, a->http.backend);
-        else if (a->http.sticky[0])
-            COPY_STR(c->backend, a->http.sticky);
+        if (a->http->backend[0])
+            xstrlcpy(c->backend, a->http->backend, sizeof(c->backend));
+        else if (a->http->sticky[0])
+            xstrlcpy(c->backend, a->http->sticky, sizeof(c->backend));
         break;
     case EVT_OPEN:
         a->t_open_us = t;
@@ -456,7 +605,7 @@ const struct model_log *model_log_get(const struct model *m, uint64_t i)
 
 const struct model_end *model_end_get(const struct model_conn *c, uint32_t i)
 {
-    if (!c || i >= c->n_ended || i >= MODEL_HIST)
+    if (!c || !c->hist || i >= c->n_ended || i >= MODEL_HIST)
         return NULL;
     return &c->hist[(c->n_ended - 1 - i) % MODEL_HIST];
 }

@@ -9,7 +9,44 @@
 
 #include "evt.h"
 
-#define MODEL_RTT_RING 256 /* RTT samples kept per attempt for the median */
+#define MODEL_RTT_RING 32 /* RTT samples kept per attempt for the median (the newest) */
+
+/* The upgrade response of an attempt, as compact as its strings: one allocation, immutable
+ * once made and shared by reference count (the store's writer thread holds copies), so a
+ * connection pays for the bytes its server sent, not for the limits of struct evt_http.
+ * Every string is NUL-terminated and never NULL ("" when absent). */
+struct model_http {
+    int status;
+    int accept_ok; /* 1, 0, or -1 when not a 101 / no header */
+    int n_cookies;
+    bool head_truncated;
+    const char *server, *upgrade, *connection, *location, *backend, *sticky, *head;
+    const char *cookies[EVT_COOKIES_MAX];
+    int refs; /* private */
+};
+
+/* The TLS session and certificate of an attempt, the same way (wss:// only). */
+struct model_tls {
+    const char *version, *cipher, *alpn, *subject, *issuer, *sans;
+    int64_t not_after_s; /* UTC seconds since the epoch; 0 = unknown */
+    enum evt_verify verify;
+    int verify_code; /* OpenSSL X509_V_ERR_*, 0 = ok */
+    bool insecure;   /* --insecure: failures reported, not enforced */
+    int refs;        /* private */
+};
+
+/* Records with every string "" and nothing known, for readers of an attempt without one. */
+extern const struct model_http model_http_empty;
+extern const struct model_tls model_tls_empty;
+
+/* New records from event payloads (refs = 1; strings terminated within their arrays). */
+const struct model_http *model_http_new(const struct evt_http *h);
+const struct model_tls *model_tls_new(const struct evt_tls *t);
+/* Take and give back a reference; thread-safe; NULL is ignored. The last drop frees it. */
+void model_http_hold(const struct model_http *h);
+void model_http_drop(const struct model_http *h);
+void model_tls_hold(const struct model_tls *t);
+void model_tls_drop(const struct model_tls *t);
 
 /* Everything measured about one connection attempt (DESIGN section 4).
  * Durations are microseconds; -1 means "does not apply / not reached". */
@@ -34,10 +71,10 @@ struct model_attempt {
     char remote[EVT_ADDR_MAX];
     char local[EVT_ADDR_MAX];
 
-    bool have_http;
-    struct evt_http http;
-    bool have_tls;
-    struct evt_tls tls_info;
+    /* shared, immutable; NULL until the response head / the TLS handshake came. Whoever copies
+     * an attempt (the store's snapshots) takes references: model_attempt_hold/_drop. */
+    const struct model_http *http;
+    const struct model_tls *tls_info;
 
     /* the end */
     enum evt_cause cause;
@@ -97,9 +134,9 @@ struct model_conn {
     uint32_t opened;          /* attempts that reached open */
 
     /* across attempts */
-    int64_t t_state_us; /* monotonic time readyState (or the attempt) last changed */
-    uint32_t n_ended;   /* attempts ended; hist is a ring of the last MODEL_HIST */
-    struct model_end hist[MODEL_HIST];
+    int64_t t_state_us;     /* monotonic time readyState (or the attempt) last changed */
+    uint32_t n_ended;       /* attempts ended; hist is a ring of the last MODEL_HIST */
+    struct model_end *hist; /* MODEL_HIST entries, allocated at the first end */
     uint32_t cause_counts[EVT_CAUSE_COUNT];     /* ended attempts per cause (NONE = clean) */
     struct model_code_count codes[MODEL_CODES]; /* close codes seen, most frequent kept */
     uint32_t n_codes;
@@ -154,6 +191,19 @@ void model_free(struct model *m);
 /* Apply one event. 0, or -EINVAL for an unknown endpoint/connection or an event out of
  * order (for example a phase for an attempt that is not current). No I/O, no clock. */
 int model_apply(struct model *m, const struct evt *e);
+
+/* The attempt's response / TLS record, or the empty one: never NULL. */
+const struct model_http *model_http_of(const struct model_attempt *a);
+const struct model_tls *model_tls_of(const struct model_attempt *a);
+
+/* References for a copy of an attempt (its http and tls records); drop clears them. */
+void model_attempt_hold(const struct model_attempt *a);
+void model_attempt_drop(struct model_attempt *a);
+
+/* A connection's ring of ended attempts: the next slot to fill (allocated on first use,
+ * oldest overwritten), and everything a connection owns freed (the record stays valid). */
+struct model_end *model_conn_push_end(struct model_conn *c);
+void model_conn_release(struct model_conn *c);
 
 /* The attempt record of endpoint ep, connection conn, or NULL. */
 const struct model_attempt *model_attempt_get(const struct model *m, uint32_t ep, uint32_t conn);

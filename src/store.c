@@ -88,6 +88,8 @@ static void batch_free(struct batch *b)
 {
     if (!b)
         return;
+    for (size_t i = 0; i < b->n_att; i++)
+        model_attempt_drop(&b->att[i].a);
     free(b->att);
     free(b->rtt);
     free(b->ev);
@@ -991,6 +993,12 @@ static void bind_fixed(sqlite3_stmt *st, int col, const char *s, size_t size, bo
         sqlite3_bind_text(st, col + 1, s, (int)n, SQLITE_TRANSIENT);
 }
 
+/* A terminated string of a shared record; NULL for "" (as bind_fixed without keep_empty). */
+static void bind_text(sqlite3_stmt *st, int col, const char *s)
+{
+    bind_fixed(st, col, s, s ? strlen(s) : 0, false);
+}
+
 static void bind_str(sqlite3_stmt *st, int col, const char *s)
 {
     if (s)
@@ -1098,14 +1106,22 @@ static int write_attempt(struct store *s, struct att_item *it, int64_t ep_id,
 {
     sqlite3_stmt *st = s->st[ST_ATT_UPSERT];
     struct model_attempt *a = &it->a;
+    const struct model_http *shared = a->http;
+    struct model_http masked_http;
     struct diag_policy pol;
     char masked[EVT_HDR_MAX * 2], cookies[EVT_COOKIES_MAX * (EVT_COOKIE_NAME_MAX + 1)] = "";
     bool opened = a->open_us >= 0, ended = a->ended;
     int64_t median = model_rtt_median_us(a);
+    int rc;
 
-    /* secrets out before anything (the verdict of a redirect quotes the Location) */
-    url_mask_secrets(a->http.location, masked, sizeof(masked));
-    xstrlcpy(a->http.location, masked, sizeof(a->http.location));
+    /* secrets out before anything (the verdict of a redirect quotes the Location); the
+     * record is shared with the model, so the masked one is a private copy for this write */
+    if (shared && shared->location[0]) {
+        url_mask_secrets(shared->location, masked, sizeof(masked));
+        masked_http = *shared;
+        masked_http.location = masked;
+        a->http = &masked_http;
+    }
     fill_policy(it->ep < s->n_w_eps ? &s->w_eps[it->ep] : NULL, a, &pol);
     diag_attempt(a, &pol, v);
 
@@ -1130,33 +1146,33 @@ static int write_attempt(struct store *s, struct att_item *it, int64_t ep_id,
     bind_fixed(st, AC_remote, a->remote, sizeof(a->remote), false);
     bind_fixed(st, AC_local, a->local, sizeof(a->local), false);
 
-    bind_i64(st, AC_have_tls, a->have_tls);
-    if (a->have_tls) {
-        const struct evt_tls *t = &a->tls_info;
-        bind_fixed(st, AC_tls_version, t->version, sizeof(t->version), false);
-        bind_fixed(st, AC_tls_cipher, t->cipher, sizeof(t->cipher), false);
-        bind_fixed(st, AC_tls_alpn, t->alpn, sizeof(t->alpn), false);
-        bind_fixed(st, AC_tls_subject, t->subject, sizeof(t->subject), false);
-        bind_fixed(st, AC_tls_issuer, t->issuer, sizeof(t->issuer), false);
-        bind_fixed(st, AC_tls_sans, t->sans, sizeof(t->sans), false);
+    bind_i64(st, AC_have_tls, a->tls_info != NULL);
+    if (a->tls_info) {
+        const struct model_tls *t = a->tls_info;
+        bind_text(st, AC_tls_version, t->version);
+        bind_text(st, AC_tls_cipher, t->cipher);
+        bind_text(st, AC_tls_alpn, t->alpn);
+        bind_text(st, AC_tls_subject, t->subject);
+        bind_text(st, AC_tls_issuer, t->issuer);
+        bind_text(st, AC_tls_sans, t->sans);
         bind_opt(st, AC_tls_not_after_s, t->not_after_s, t->not_after_s != 0);
         bind_str(st, AC_tls_verify, evt_verify_name(t->verify));
         bind_i64(st, AC_tls_verify_code, t->verify_code);
         bind_i64(st, AC_tls_insecure, t->insecure);
     }
 
-    bind_i64(st, AC_have_http, a->have_http);
-    if (a->have_http) {
-        const struct evt_http *h = &a->http;
+    bind_i64(st, AC_have_http, a->http != NULL);
+    if (a->http) {
+        const struct model_http *h = a->http;
         int n = h->n_cookies < EVT_COOKIES_MAX ? h->n_cookies : EVT_COOKIES_MAX;
         bind_opt(st, AC_http_status, h->status, h->status != 0);
-        bind_fixed(st, AC_http_server, h->server, sizeof(h->server), false);
-        bind_fixed(st, AC_http_upgrade, h->upgrade, sizeof(h->upgrade), false);
-        bind_fixed(st, AC_http_connection, h->connection, sizeof(h->connection), false);
+        bind_text(st, AC_http_server, h->server);
+        bind_text(st, AC_http_upgrade, h->upgrade);
+        bind_text(st, AC_http_connection, h->connection);
         bind_opt(st, AC_http_accept_ok, h->accept_ok != 0, h->accept_ok >= 0);
-        bind_fixed(st, AC_http_location, h->location, sizeof(h->location), false);
-        bind_fixed(st, AC_http_backend, h->backend, sizeof(h->backend), false);
-        bind_fixed(st, AC_http_sticky, h->sticky, sizeof(h->sticky), false);
+        bind_text(st, AC_http_location, h->location);
+        bind_text(st, AC_http_backend, h->backend);
+        bind_text(st, AC_http_sticky, h->sticky);
         for (int i = 0; i < n; i++) {
             size_t len = strlen(cookies);
             snprintf(cookies + len, sizeof(cookies) - len, "%s%.*s", i ? ";" : "",
@@ -1199,7 +1215,9 @@ static int write_attempt(struct store *s, struct att_item *it, int64_t ep_id,
     bind_i64(st, AC_ok, v->ok);
     bind_fixed(st, AC_verdict, v->verdict, sizeof(v->verdict), true);
     bind_fixed(st, AC_hint, v->hint, sizeof(v->hint), false);
-    return step_done(st);
+    rc = step_done(st);
+    a->http = shared;
+    return rc;
 }
 
 static void fmt_ms(char *buf, size_t len, int64_t us)
@@ -1863,6 +1881,7 @@ static uint32_t snap(struct store *s, uint32_t ep, uint32_t conn, struct slot *s
 
     if (sl->gen == b->gen && sl->seq == a->seq && sl->idx < b->n_att) {
         it = &b->att[sl->idx];
+        model_attempt_drop(&it->a);
     } else {
         GROW(b->att, b->n_att, b->cap_att);
         sl->idx = (uint32_t)b->n_att++;
@@ -1873,6 +1892,7 @@ static uint32_t snap(struct store *s, uint32_t ep, uint32_t conn, struct slot *s
         it->conn = conn;
     }
     it->a = *a;
+    model_attempt_hold(&it->a);
     sl->dirty = false;
     return sl->idx;
 }

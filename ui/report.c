@@ -16,8 +16,14 @@
 #include "san.h"
 
 /* A fixed-size char array from an event, never read past its end even without a NUL. */
-#define FIXED(field)      (field), strnlen((field), sizeof(field))
-#define FIXED_SIZE(field) (field), sizeof(field)
+/* The size of a char array; a pointer does not compile (its sizeof would cut strings short). */
+#define ARRAY_BYTES(a)                                                                             \
+    (sizeof(a) +                                                                                   \
+     0 * sizeof(char[1 - 2 * __builtin_types_compatible_p(__typeof__(a), __typeof__(&(a)[0]))]))
+#define FIXED(field)      (field), strnlen((field), ARRAY_BYTES(field))
+#define FIXED_SIZE(field) (field), ARRAY_BYTES(field)
+#define STR(s)            (s), strlen(s)
+#define STR_SIZE(s)       (s), strlen(s) + 1
 
 /* ---- JSON ------------------------------------------------------------------------------ */
 
@@ -70,11 +76,11 @@ static void json_timings(struct json *j, const struct model_attempt *a)
 
 static void json_http(struct json *j, const struct model_attempt *a)
 {
-    const struct evt_http *h = &a->http;
+    const struct model_http *h = model_http_of(a);
     int n = h->n_cookies;
 
     json_key(j, "http");
-    if (!a->have_http) {
+    if (!a->http) {
         json_null(j);
         return;
     }
@@ -84,29 +90,29 @@ static void json_http(struct json *j, const struct model_attempt *a)
         json_null(j);
     else
         json_int(j, h->status);
-    put_fixed(j, "server", FIXED(h->server), true);
-    put_fixed(j, "upgrade", FIXED(h->upgrade), true);
-    put_fixed(j, "connection", FIXED(h->connection), true);
+    put_fixed(j, "server", STR(h->server), true);
+    put_fixed(j, "upgrade", STR(h->upgrade), true);
+    put_fixed(j, "connection", STR(h->connection), true);
     json_key(j, "accept_ok");
     if (h->accept_ok < 0)
         json_null(j);
     else
         json_bool(j, h->accept_ok != 0);
-    put_fixed(j, "location", FIXED(h->location), true);
+    put_fixed(j, "location", STR(h->location), true);
     json_key(j, "sticky_cookies");
     json_arr_begin(j);
     if (n > EVT_COOKIES_MAX)
         n = EVT_COOKIES_MAX;
     for (int i = 0; i < n; i++)
-        json_strn(j, FIXED(h->cookies[i]));
+        json_strn(j, STR(h->cookies[i]));
     json_arr_end(j);
-    put_fixed(j, "backend", FIXED(h->backend), true);
+    put_fixed(j, "backend", STR(h->backend), true);
     json_obj_end(j);
 }
 
 static void json_tls(struct json *j, const struct model_attempt *a, int64_t now_wall_s)
 {
-    const struct evt_tls *t = &a->tls_info;
+    const struct model_tls *t = model_tls_of(a);
     char when[32];
 
     json_key(j, "tls");
@@ -115,7 +121,7 @@ static void json_tls(struct json *j, const struct model_attempt *a, int64_t now_
         return;
     }
     json_obj_begin(j);
-    if (!a->have_tls) {
+    if (!a->tls_info) {
         /* wss:// that failed before the handshake: the shape, no values */
         static const char *const keys[] = {"version", "cipher",    "verify",   "subject",
                                            "issuer",  "not_after", "days_left"};
@@ -128,12 +134,12 @@ static void json_tls(struct json *j, const struct model_attempt *a, int64_t now_
         json_obj_end(j);
         return;
     }
-    put_fixed(j, "version", FIXED(t->version), true);
-    put_fixed(j, "cipher", FIXED(t->cipher), true);
+    put_fixed(j, "version", STR(t->version), true);
+    put_fixed(j, "cipher", STR(t->cipher), true);
     json_key(j, "verify");
     json_str(j, evt_verify_name(t->verify));
-    put_fixed(j, "subject", FIXED(t->subject), true);
-    put_fixed(j, "issuer", FIXED(t->issuer), true);
+    put_fixed(j, "subject", STR(t->subject), true);
+    put_fixed(j, "issuer", STR(t->issuer), true);
     json_key(j, "not_after");
     if (t->not_after_s != 0 && iso_utc(t->not_after_s, when, sizeof(when)))
         json_str(j, when);
@@ -567,7 +573,7 @@ static void ln_piece(struct line *l, const char *sep, const char *code, const ch
 static void text_tls(struct line *l, const struct report *r)
 {
     const struct model_attempt *a = r->a;
-    const struct evt_tls *t = &a->tls_info;
+    const struct model_tls *t = model_tls_of(a);
     const char *verify = evt_verify_name(t->verify);
     char days[48] = "", check[48];
     size_t ls, li, room, tail;
@@ -579,17 +585,17 @@ static void text_tls(struct line *l, const struct report *r)
         ln_end(l);
         return;
     }
-    if (!a->have_tls) {
+    if (!a->tls_info) {
         ln_lit(l, "no handshake");
         ln_end(l);
         return;
     }
-    ln_net(l, FIXED(t->version), 16);
+    ln_net(l, STR(t->version), 16);
     ln_lit(l, " ");
-    ln_net(l, FIXED(t->cipher), 40);
+    ln_net(l, STR(t->cipher), 40);
     if (t->alpn[0]) {
         ln_lit(l, " alpn ");
-        ln_net(l, FIXED(t->alpn), 16);
+        ln_net(l, STR(t->alpn), 16);
     }
     ln_end(l);
 
@@ -609,8 +615,8 @@ static void text_tls(struct line *l, const struct report *r)
            (t->insecure ? 2 + strlen(REPORT_INSECURE) : 0);
     room = ln_room(l) - strlen(" by ");
     room = room > tail + REPORT_NAMES_MIN ? room - tail : REPORT_NAMES_MIN;
-    ls = san_len(FIXED(t->subject));
-    li = san_len(FIXED(t->issuer));
+    ls = san_len(STR(t->subject));
+    li = san_len(STR(t->issuer));
     if (ls + li > room) {
         size_t half = room / 2;
         if (ls <= half) {
@@ -623,12 +629,12 @@ static void text_tls(struct line *l, const struct report *r)
         }
     }
     if (ls)
-        ln_net(l, FIXED(t->subject), ls);
+        ln_net(l, STR(t->subject), ls);
     else
         ln_lit(l, "-");
     ln_styled(l, SGR_DIM, " by ");
     if (li)
-        ln_net(l, FIXED(t->issuer), li);
+        ln_net(l, STR(t->issuer), li);
     else
         ln_lit(l, "-");
     if (days[0])
@@ -652,40 +658,40 @@ static void flow_field(struct item_flow *fl, const char *name, const char *val, 
 
 static void text_http(struct line *l, const struct model_attempt *a)
 {
-    const struct evt_http *h = &a->http;
+    const struct model_http *h = model_http_of(a);
     struct item_flow fl = {l, 0};
     char status[16], cookies[EVT_COOKIES_MAX * (EVT_COOKIE_NAME_MAX + 1)] = "";
     const char *accept = h->accept_ok < 0 ? "-" : h->accept_ok > 0 ? "ok" : "BAD";
     int n = h->n_cookies < EVT_COOKIES_MAX ? h->n_cookies : EVT_COOKIES_MAX;
 
     ln_label(l, "http");
-    if (!a->have_http) {
+    if (!a->http) {
         ln_lit(l, a->reached >= EVT_PH_TCP ? "no response" : "-");
         ln_end(l);
         return;
     }
     snprintf(status, sizeof(status), "%d", h->status);
     flow_item(&fl, "HTTP", status, strlen(status));
-    flow_field(&fl, "Upgrade", FIXED_SIZE(h->upgrade));
-    flow_field(&fl, "Connection", FIXED_SIZE(h->connection));
+    flow_field(&fl, "Upgrade", STR_SIZE(h->upgrade));
+    flow_field(&fl, "Connection", STR_SIZE(h->connection));
     flow_item(&fl, "accept", accept, strlen(accept));
-    flow_field(&fl, "Server", FIXED_SIZE(h->server));
+    flow_field(&fl, "Server", STR_SIZE(h->server));
     if (h->location[0])
-        flow_item(&fl, "Location", FIXED(h->location));
+        flow_item(&fl, "Location", STR(h->location));
     for (int i = 0; i < n; i++) {
         size_t len = strlen(cookies);
         snprintf(cookies + len, sizeof(cookies) - len, "%s%.*s", i ? "," : "",
-                 (int)strnlen(h->cookies[i], sizeof(h->cookies[i])), h->cookies[i]);
+                 (int)strlen(h->cookies[i]), h->cookies[i]);
     }
     if (n > 0)
         flow_item(&fl, "cookies", cookies, strlen(cookies));
     if (h->backend[0])
-        flow_item(&fl, "backend", FIXED(h->backend));
+        flow_item(&fl, "backend", STR(h->backend));
     ln_end(l);
 
     /* a failed upgrade: the response head as parsed, a line each (at most 8) */
     if (h->status != 101 && h->head[0]) {
-        const char *p = h->head, *end = h->head + strnlen(h->head, sizeof(h->head));
+        const char *p = h->head, *end = h->head + strlen(h->head);
         int lines = 0;
 
         while (p < end && lines < 8) {

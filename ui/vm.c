@@ -542,6 +542,7 @@ static enum diag_class brief_class(uint32_t seq, enum evt_cause cause, enum evt_
                                    int64_t open_for_us)
 {
     struct model_attempt a;
+    struct model_http http = model_http_empty;
     struct diag_verdict v;
 
     memset(&a, 0, sizeof(a));
@@ -553,9 +554,8 @@ static enum diag_class brief_class(uint32_t seq, enum evt_cause cause, enum evt_
     a.reached = reached;
     a.close_code = code;
     a.close_frame = cause == EVT_CAUSE_CLOSE_FRAME;
-    a.have_http = http_status > 0;
-    a.http.status = http_status;
-    a.http.accept_ok = -1;
+    http.status = http_status;
+    a.http = http_status > 0 ? &http : NULL;
     a.t_dns_us = a.t_tcp_us = a.t_tls_us = a.t_request_us = a.t_response_us = -1;
     a.t_first_msg_us = a.t_end_us = a.t_expect_us = -1;
     a.dns_us = a.tcp_us = a.tls_us = a.upgrade_us = a.open_us = a.first_message_us = -1;
@@ -1917,9 +1917,11 @@ static void detail_waterfall(struct vm *v, struct dl *d, const struct vm_in *in,
     }
     if (a->tls) {
         if (a->t_tls_us >= 0 && a->reached >= EVT_PH_TLS) {
-            snprintf(note, sizeof(note), "%s %s%s%s", san(a->tls_info.version, s1, sizeof(s1)),
-                     san(a->tls_info.cipher, s2, sizeof(s2)), a->tls_info.alpn[0] ? " alpn " : "",
-                     a->tls_info.alpn[0] ? a->tls_info.alpn : "");
+            const struct model_tls *ti = model_tls_of(a);
+
+            snprintf(note, sizeof(note), "%s %s%s%s", san(ti->version, s1, sizeof(s1)),
+                     san(ti->cipher, s2, sizeof(s2)), ti->alpn[0] ? " alpn " : "",
+                     ti->alpn[0] ? ti->alpn : "");
             waterfall_row(d, "tls", prev, a->t_tls_us - st, total, false, note);
             prev = a->t_tls_us - st;
         } else if (dv->failed_in == EVT_PH_TLS && a->ended) {
@@ -1930,7 +1932,7 @@ static void detail_waterfall(struct vm *v, struct dl *d, const struct vm_in *in,
     if (a->t_response_us >= 0) {
         int64_t from = a->t_request_us >= 0 ? a->t_request_us - st : prev;
 
-        snprintf(note, sizeof(note), "HTTP %d", a->http.status);
+        snprintf(note, sizeof(note), "HTTP %d", model_http_of(a)->status);
         waterfall_row(d, "upgrade", from, a->t_response_us - st, total,
                       dv->failed_in == EVT_PH_UPGRADE && a->ended, note);
         prev = a->t_response_us - st;
@@ -1989,14 +1991,14 @@ end:
 
 static void detail_tls(struct dl *d, const struct vm_in *in, const struct model_attempt *a)
 {
-    const struct evt_tls *t = &a->tls_info;
+    const struct model_tls *t = model_tls_of(a);
     struct vm_lb b;
     char s[VM_LINE_MAX], date[64];
     const char *vn = evt_verify_name(t->verify);
 
     if (!a->tls)
         return;
-    if (!a->have_tls) {
+    if (!a->tls_info) {
         dl_title(d, "TLS certificate: none seen on the last attempt");
         return;
     }
@@ -2031,11 +2033,11 @@ static void detail_tls(struct dl *d, const struct vm_in *in, const struct model_
 
 static void detail_http(struct dl *d, const struct model_attempt *a)
 {
-    const struct evt_http *h = &a->http;
+    const struct model_http *h = model_http_of(a);
     struct vm_lb b;
     char s[VM_LINE_MAX];
 
-    if (!a->have_http) {
+    if (!a->http) {
         if (a->t_request_us >= 0)
             dl_title(d, "Upgrade: request sent, no response");
         return;
@@ -2305,7 +2307,7 @@ static size_t group_members(struct vm *v, const struct vm_in *in, uint32_t ep,
         gm[n].name = ep_raw_name(in, (uint32_t)i);
         gm[n].via = o->via;
         gm[n].v = c->cur.seq ? &gv[n] : NULL;
-        gm[n].http_status = c->cur.have_http ? c->cur.http.status : 0;
+        gm[n].http_status = model_http_of(&c->cur)->status;
         ids[n++] = (uint32_t)i;
     }
     return n;

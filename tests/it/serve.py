@@ -628,6 +628,26 @@ def t_stream(ck):
         ck.eq(r, "messages.bytes_in", n * 100)
 
 
+@suite.test("16b messages larger than wsmon's 128-byte receive buffer: each counted once, "
+            "whole; --expect-message found past the first piece")
+def t_stream_big(ck):
+    r = ck.probe(["--hold", "1s", url("/stream?every=20&size=5000")], timeout=10)
+    ck.rc(r, 0)
+    if ck.nobjs(r, 1):
+        n = r.f("messages.in")
+        if ck.cmp(r, "messages.in", ">=", 35) and ck.cmp(r, "messages.in", "<=", 60):
+            ck.eq(r, "messages.bytes_in", n * 5000)
+    # /echo sends "test" first, then echoes ours: 1000 bytes, then the text looked for
+    text = "x" * 1000 + "MARKER"
+    for want, cls in (("MARKER", "healthy"), ("MARKEX", "no-first-message")):
+        r = ck.probe(["--hold", "1s", "--send", text, "--expect-message", want,
+                      "--expect-within", "1s", url("/echo")], timeout=10)
+        if ck.nobjs(r, 1):
+            ck.eq(r, "class", cls)
+            ck.eq(r, "messages.in", 2)
+            ck.eq(r, "messages.bytes_in", len("test") + len(text))
+
+
 @suite.test("17 /stream on a raw client: binary frames of the size asked for, a big-endian "
             "64-bit counter that counts up; default size 320")
 def t_stream_raw(ck):

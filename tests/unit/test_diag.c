@@ -1742,12 +1742,14 @@ static void test_backends_classes_and_cap(void **state)
 static void test_backends_ignore_before_tcp(void **state)
 {
     static struct model_conn c;
+    static struct model_end ends[MODEL_HIST];
     const struct model_conn *conns[] = {&c, NULL};
     struct diag_backend b[DIAG_BACKENDS_MAX];
     struct diag_verdict v;
 
     (void)state;
     memset(&c, 0, sizeof(c));
+    c.hist = ends;
     c.hist[0] = (struct model_end){.seq = 1,
                                    .t_end_us = 1000,
                                    .open_for_us = -1,

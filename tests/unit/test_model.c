@@ -253,20 +253,20 @@ static void test_full_tls_attempt(void **state)
     assert_int_equal(a->t_tls_us, 10000);
     assert_int_equal(a->tls_us, 5500);
     assert_int_equal(a->reached, EVT_PH_TLS);
-    assert_true(a->have_tls);
-    assert_string_equal(a->tls_info.version, "TLSv1.3");
-    assert_string_equal(a->tls_info.issuer, "CN=Test CA");
-    assert_int_equal(a->tls_info.not_after_s, 1800000000);
+    assert_non_null(a->tls_info);
+    assert_string_equal(a->tls_info->version, "TLSv1.3");
+    assert_string_equal(a->tls_info->issuer, "CN=Test CA");
+    assert_int_equal(a->tls_info->not_after_s, 1800000000);
 
     assert_int_equal(ev_plain(s, EVT_REQUEST, 10100), 0);
     assert_int_equal(a->t_request_us, 10100);
     assert_int_equal(ev_response(s, 12100, 101, "websocket"), 0);
     assert_int_equal(a->t_response_us, 12100);
     assert_int_equal(a->upgrade_us, 2000);
-    assert_true(a->have_http);
-    assert_int_equal(a->http.status, 101);
-    assert_string_equal(a->http.upgrade, "websocket");
-    assert_string_equal(a->http.cookies[0], "AWSALB");
+    assert_non_null(a->http);
+    assert_int_equal(a->http->status, 101);
+    assert_string_equal(a->http->upgrade, "websocket");
+    assert_string_equal(a->http->cookies[0], "AWSALB");
     /* a response is not yet open: reached moves on open only */
     assert_int_equal(a->reached, EVT_PH_TLS);
     assert_int_equal(a->ready_state, 0);
@@ -344,7 +344,7 @@ static void test_no_dns_phase(void **state)
     assert_int_equal(a->t_dns_us, -1);
     assert_int_equal(a->tcp_us, 1200);
     assert_int_equal(a->reached, EVT_PH_TCP);
-    assert_false(a->have_tls);
+    assert_null(a->tls_info);
     assert_int_equal(a->tls_us, -1);
 }
 
@@ -358,8 +358,8 @@ static void test_tls_failed_verification(void **state)
     assert_int_equal(ev_tls(s, 900, EVT_VERIFY_EXPIRED, false), 0);
     a = cur(s);
     /* recorded, but the phase is not complete: the handshake is about to fail */
-    assert_true(a->have_tls);
-    assert_int_equal(a->tls_info.verify, EVT_VERIFY_EXPIRED);
+    assert_non_null(a->tls_info);
+    assert_int_equal(a->tls_info->verify, EVT_VERIFY_EXPIRED);
     assert_int_equal(a->tls_us, 800);
     assert_int_equal(a->reached, EVT_PH_TCP);
     assert_int_equal(ev_closed(s, 1000, EVT_CAUSE_TLS_EXPIRED, EVT_BY_NONE, 1006, ""), 0);
@@ -372,7 +372,7 @@ static void test_tls_failed_verification(void **state)
     assert_int_equal(ev_tcp(s, 2100, "203.0.113.7:443", "192.0.2.1:2"), 0);
     assert_int_equal(ev_tls(s, 2900, EVT_VERIFY_EXPIRED, true), 0);
     assert_int_equal(a->reached, EVT_PH_TLS);
-    assert_true(a->tls_info.insecure);
+    assert_true(a->tls_info->insecure);
 }
 
 static void test_open_without_response(void **state)
@@ -387,7 +387,7 @@ static void test_open_without_response(void **state)
     assert_int_equal(a->reached, EVT_PH_OPEN);
     assert_int_equal(a->ready_state, 1);
     assert_int_equal(a->open_us, 700);
-    assert_false(a->have_http);
+    assert_null(a->http);
     assert_int_equal(a->upgrade_us, -1);
 }
 
@@ -399,8 +399,8 @@ static void test_response_without_request(void **state)
     assert_int_equal(ev_attempt(s, 1, 0, false), 0);
     assert_int_equal(ev_response(s, 500, 502, ""), 0);
     a = cur(s);
-    assert_true(a->have_http);
-    assert_int_equal(a->http.status, 502);
+    assert_non_null(a->http);
+    assert_int_equal(a->http->status, 502);
     assert_int_equal(a->upgrade_us, -1);
     assert_int_equal(a->t_response_us, 500);
 }
@@ -438,8 +438,8 @@ static void test_next_attempt_resets(void **state)
     assert_int_equal(a->seq, 2);
     assert_false(a->tls);
     assert_false(a->ended);
-    assert_false(a->have_tls);
-    assert_false(a->have_http);
+    assert_null(a->tls_info);
+    assert_null(a->http);
     assert_int_equal(a->reached, EVT_PH_NONE);
     assert_int_equal(a->ready_state, 0);
     assert_int_equal(a->pings_sent, 0);
@@ -497,7 +497,7 @@ static void test_rejects_out_of_order(void **state)
     assert_int_equal(ev_response(s, 650, 200, ""), -EINVAL);
     assert_int_equal(s->m->eps[0].conns[0].opened, 1);
     assert_int_equal(a->t_open_us, 600);
-    assert_false(a->have_http);
+    assert_null(a->http);
 
     assert_int_equal(ev_closed(s, 700, EVT_CAUSE_NONE, EVT_BY_CLIENT, 1000, ""), 0);
     /* after the end */
@@ -603,12 +603,14 @@ static void test_rtt_over_ring(void **state)
     assert_int_equal(a->rtt_min_us, 0); /* over every sample, not only the kept ones */
     assert_int_equal(a->rtt_max_us, n - 1);
     assert_int_equal(a->rtt_last_us, n - 1);
-    /* kept 10 .. 265: the middle two are 137 and 138 */
-    assert_int_equal(model_rtt_median_us(a), 137);
+    /* kept 10 .. RING + 9 (RING even): the middle two are RING/2 + 9 and RING/2 + 10, and
+     * the median rounds their mean down (RING 32: 25 and 26, 25) */
+    assert_true(MODEL_RTT_RING % 2 == 0);
+    assert_int_equal(model_rtt_median_us(a), MODEL_RTT_RING / 2 + 9);
 
-    /* one more: kept 11 .. 266, middle two 138 and 139 */
+    /* one more: kept 11 .. RING + 10, middle two RING/2 + 10 and RING/2 + 11 */
     assert_int_equal(ev_pong(s, 20000, n), 0);
-    assert_int_equal(model_rtt_median_us(a), 138);
+    assert_int_equal(model_rtt_median_us(a), MODEL_RTT_RING / 2 + 10);
 }
 
 static void test_first_message_capped(void **state)
@@ -651,6 +653,52 @@ static void test_unterminated_strings(void **state)
     a = cur(s);
     assert_int_equal(strlen(a->close_reason), EVT_REASON_MAX - 1);
     assert_int_equal(strlen(a->detail), EVT_NAME_MAX - 1);
+}
+
+/* The response and TLS records are packed copies: every string whole and terminated even when
+ * the event's arrays were full, and a copy held by someone else (the store's snapshot)
+ * outlives the attempt that made it. ASan checks the frees. */
+static void test_shared_records(void **state)
+{
+    struct seq *s = *state;
+    const struct model_attempt *a;
+    struct model_attempt copy;
+    struct evt e;
+
+    assert_int_equal(ev_attempt(s, 1, 0, true), 0);
+    assert_int_equal(ev_tls(s, 1000, EVT_VERIFY_OK, false), 0);
+    e = mk(s, EVT_RESPONSE, 2000);
+    e.u.http.status = 101;
+    e.u.http.accept_ok = 1;
+    memset(e.u.http.server, 's', sizeof(e.u.http.server)); /* no NUL */
+    snprintf(e.u.http.upgrade, sizeof(e.u.http.upgrade), "websocket");
+    e.u.http.n_cookies = 99; /* hostile: clamped to what the array holds */
+    for (int i = 0; i < EVT_COOKIES_MAX; i++)
+        snprintf(e.u.http.cookies[i], sizeof(e.u.http.cookies[i]), "C%d", i);
+    assert_int_equal(model_apply(s->m, &e), 0);
+    a = cur(s);
+    assert_non_null(a->http);
+    assert_int_equal(strlen(a->http->server), EVT_HDR_MAX - 1);
+    assert_string_equal(a->http->upgrade, "websocket");
+    assert_string_equal(a->http->connection, "");
+    assert_int_equal(a->http->n_cookies, EVT_COOKIES_MAX);
+    assert_string_equal(a->http->cookies[EVT_COOKIES_MAX - 1], "C3");
+    assert_non_null(a->tls_info);
+    assert_string_equal(model_tls_of(a)->version, "TLSv1.3");
+
+    copy = *a;
+    model_attempt_hold(&copy);
+    /* the next attempt drops the model's references; the copy's stay good */
+    assert_int_equal(ev_closed(s, 3000, EVT_CAUSE_RESET, EVT_BY_NETWORK, 1006, ""), 0);
+    assert_int_equal(ev_attempt(s, 2, 4000, true), 0);
+    assert_null(cur(s)->http);
+    assert_null(cur(s)->tls_info);
+    assert_int_equal(model_http_of(cur(s))->status, 0);
+    assert_string_equal(model_http_of(cur(s))->server, "");
+    assert_int_equal(copy.http->status, 101);
+    assert_string_equal(copy.tls_info->issuer, "CN=Test CA");
+    model_attempt_drop(&copy);
+    assert_null(copy.http);
 }
 
 static void test_expect_only_incoming(void **state)
@@ -1302,6 +1350,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rtt_over_ring, setup, teardown),
         cmocka_unit_test_setup_teardown(test_first_message_capped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unterminated_strings, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shared_records, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expect_only_incoming, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hist_ring_order_and_wrap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cause_counts, setup, teardown),
