@@ -1498,6 +1498,11 @@ int64_t engine_loop_stall_us(const struct engine *en)
     return en->stall_max_us;
 }
 
+void engine_loop_stall_reset(struct engine *en)
+{
+    en->stall_max_us = 0;
+}
+
 struct engine *engine_new(uv_loop_t *loop, engine_evt_fn fn, void *ud, char *err, size_t errlen)
 {
     struct engine *en = xcalloc(1, sizeof(*en));

@@ -53,5 +53,7 @@ void engine_free(struct engine *en);
 
 /* The longest gap between two loop iterations seen so far, in microseconds. */
 int64_t engine_loop_stall_us(const struct engine *en);
+/* Start measuring the longest loop iteration afresh. */
+void engine_loop_stall_reset(struct engine *en);
 
 #endif

@@ -534,6 +534,12 @@ int64_t mon_loop_stall_us(const struct mon *mn)
     return mn->en ? engine_loop_stall_us(mn->en) : 0;
 }
 
+void mon_loop_stall_reset(struct mon *mn)
+{
+    if (mn->en)
+        engine_loop_stall_reset(mn->en);
+}
+
 size_t mon_active(const struct mon *mn)
 {
     return mn->en ? engine_active(mn->en) : 0;

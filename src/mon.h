@@ -54,6 +54,7 @@ int mon_inject(struct mon *mn, const struct evt *e);
 int64_t mon_retry_in_us(const struct mon *mn, uint32_t ep, uint32_t conn);
 /* The longest loop iteration seen (us), for debug output. */
 int64_t mon_loop_stall_us(const struct mon *mn);
+void mon_loop_stall_reset(struct mon *mn);
 
 /* Connections with an attempt running. */
 size_t mon_active(const struct mon *mn);

@@ -29,13 +29,17 @@
 #define GRACE_MS 2000 /* how long closing politely may take at exit */
 
 /* --stats: counts and a log-linear RTT histogram (256 buckets per power of two, so a
- * percentile is within about 0.3% of the true value), printed as one JSON line at exit. */
+ * percentile is within about 0.3% of the true value), printed as one JSON line at exit.
+ * SIGUSR2 starts a second set, the "steady" object (a window after the connect burst); both
+ * stop at SIGTERM/SIGINT, before the connections are closed. */
 #define STATS_SUB     256
 #define STATS_BUCKETS (32 * STATS_SUB)
 struct stats {
     uint64_t pongs, pings, opens, closes;
     uint64_t hist[STATS_BUCKETS];
-    int64_t t0_us;
+    int64_t t0_us;    /* the window's start */
+    int64_t stall_us; /* the longest loop iteration: the whole run's frozen at the stop; the
+                         steady window's until the loop measure is restarted for it */
 };
 
 static int stats_bucket(uint32_t us)
@@ -80,7 +84,9 @@ static double stats_pct(const struct stats *s, double pct)
 
 struct run {
     struct cli *cli;
-    struct stats stats;
+    struct stats stats, *steady; /* the whole run; from SIGUSR2 on (NULL before) */
+    int64_t stats_t1_us;         /* the stop (0 while running) */
+    int64_t stall_before_us;     /* longest loop iteration before SIGUSR2 */
     bool want_stats;
     uv_loop_t loop;
     struct mon *mn;
@@ -89,7 +95,7 @@ struct run {
     struct tui *tui;
     bool banner_shown;
     struct serve *srv; /* demo */
-    uv_signal_t sigint, sigterm, sighup;
+    uv_signal_t sigint, sigterm, sighup, sigusr2;
     uv_timer_t grace;
     bool stopping;
     bool closed;
@@ -167,30 +173,40 @@ static void log_sink(void *ud, const struct evt *e, const struct model *m)
     }
 }
 
-static void stats_sink(void *ud, const struct evt *e, const struct model *m)
+static void stats_add(struct stats *s, const struct evt *e)
 {
-    struct run *r = ud;
     int b;
 
-    (void)m;
     switch (e->kind) {
     case EVT_PONG:
         b = stats_bucket(e->u.pong.rtt_us);
-        r->stats.hist[b < STATS_BUCKETS ? b : STATS_BUCKETS - 1]++;
-        r->stats.pongs++;
+        s->hist[b < STATS_BUCKETS ? b : STATS_BUCKETS - 1]++;
+        s->pongs++;
         break;
     case EVT_PING:
-        r->stats.pings++;
+        s->pings++;
         break;
     case EVT_OPEN:
-        r->stats.opens++;
+        s->opens++;
         break;
     case EVT_CLOSED:
-        r->stats.closes++;
+        s->closes++;
         break;
     default:
         break;
     }
+}
+
+static void stats_sink(void *ud, const struct evt *e, const struct model *m)
+{
+    struct run *r = ud;
+
+    (void)m;
+    if (r->stats_t1_us) /* stopped: the closing at exit is not measured */
+        return;
+    stats_add(&r->stats, e);
+    if (r->steady)
+        stats_add(r->steady, e);
 }
 
 /* a percentile as JSON: null without samples */
@@ -204,20 +220,71 @@ static const char *pct_json(const struct stats *s, double pct, char *buf, size_t
     return buf;
 }
 
-static void stats_print(struct run *r)
+static int64_t now_us(void)
 {
-    const struct stats *s = &r->stats;
-    double secs = (double)((int64_t)(uv_hrtime() / 1000) - s->t0_us) / 1e6;
+    return (int64_t)(uv_hrtime() / 1000);
+}
+
+static int64_t max64(int64_t a, int64_t b)
+{
+    return a > b ? a : b;
+}
+
+/* The windows end at the stop, before the connections are closed. */
+static void stats_freeze(struct run *r)
+{
+    int64_t stall;
+
+    if (!r->want_stats || r->stats_t1_us)
+        return;
+    r->stats_t1_us = now_us();
+    stall = mon_loop_stall_us(r->mn);
+    r->stats.stall_us = max64(r->stall_before_us, stall);
+    if (r->steady)
+        r->steady->stall_us = stall;
+}
+
+/* SIGUSR2: a steady window starts (again), with the loop's longest iteration measured afresh */
+static void stats_restart(struct run *r)
+{
+    if (!r->want_stats || r->stats_t1_us)
+        return;
+    if (!r->steady)
+        r->steady = xmalloc(sizeof(*r->steady));
+    memset(r->steady, 0, sizeof(*r->steady));
+    r->steady->t0_us = now_us();
+    r->stall_before_us = max64(r->stall_before_us, mon_loop_stall_us(r->mn));
+    mon_loop_stall_reset(r->mn);
+}
+
+static void stats_fields(const struct stats *s, int64_t t1_us)
+{
     char b50[32], b99[32], bmax[32];
 
-    printf("{\"duration_s\":%.3f,\"opens\":%llu,\"closes\":%llu,\"pings\":%llu,"
+    printf("\"duration_s\":%.3f,\"opens\":%llu,\"closes\":%llu,\"pings\":%llu,"
            "\"pongs\":%llu,\"rtt_us\":{\"p50\":%s,\"p99\":%s,\"max\":%s},"
-           "\"loop_stall_max_us\":%lld}\n",
-           secs, (unsigned long long)s->opens, (unsigned long long)s->closes,
-           (unsigned long long)s->pings, (unsigned long long)s->pongs,
-           pct_json(s, 50, b50, sizeof(b50)), pct_json(s, 99, b99, sizeof(b99)),
-           pct_json(s, 100, bmax, sizeof(bmax)), (long long)mon_loop_stall_us(r->mn));
+           "\"loop_stall_max_us\":%lld",
+           (double)(t1_us - s->t0_us) / 1e6, (unsigned long long)s->opens,
+           (unsigned long long)s->closes, (unsigned long long)s->pings,
+           (unsigned long long)s->pongs, pct_json(s, 50, b50, sizeof(b50)),
+           pct_json(s, 99, b99, sizeof(b99)), pct_json(s, 100, bmax, sizeof(bmax)),
+           (long long)s->stall_us);
+}
+
+static void stats_print(struct run *r)
+{
+    stats_freeze(r);
+    printf("{");
+    stats_fields(&r->stats, r->stats_t1_us);
+    if (r->steady) {
+        printf(",\"steady\":{");
+        stats_fields(r->steady, r->stats_t1_us);
+        printf("}");
+    }
+    printf("}\n");
     fflush(stdout);
+    free(r->steady);
+    r->steady = NULL;
 }
 
 static void close_handles(struct run *r)
@@ -233,6 +300,7 @@ static void close_handles(struct run *r)
     uv_close((uv_handle_t *)&r->sigint, NULL);
     uv_close((uv_handle_t *)&r->sigterm, NULL);
     uv_close((uv_handle_t *)&r->sighup, NULL);
+    uv_close((uv_handle_t *)&r->sigusr2, NULL);
     uv_close((uv_handle_t *)&r->grace, NULL);
 }
 
@@ -252,6 +320,7 @@ static void stop(struct run *r)
     if (r->stopping)
         return;
     r->stopping = true;
+    stats_freeze(r);
     mon_close_all(r->mn, 1001, "wsmon stopping");
     /* nothing open (all waiting to retry): no need to wait */
     uv_timer_start(&r->grace, on_grace, mon_active(r->mn) ? GRACE_MS : 0, 0);
@@ -332,6 +401,10 @@ static void on_signal(uv_signal_t *s, int signum)
 {
     struct run *r = s->data;
 
+    if (signum == SIGUSR2) {
+        stats_restart(r);
+        return;
+    }
     if (signum == SIGHUP && r->tui) {
         /* the dashboard's terminal hung up: quit */
         tui_quit(r->tui);
@@ -508,18 +581,22 @@ static int run_monitor(struct cli *c, enum mode mode)
         uv_timer_start(&r.store_timer, on_store_tick, STORE_TICK_MS, STORE_TICK_MS);
     }
     if (c->stats) {
+        r.want_stats = true;
         mon_add_sink(r.mn, stats_sink, &r);
-        r.stats.t0_us = (int64_t)(uv_hrtime() / 1000);
+        r.stats.t0_us = now_us();
     }
     uv_timer_init(&r.loop, &r.grace);
     r.grace.data = &r;
     uv_signal_init(&r.loop, &r.sigint);
     uv_signal_init(&r.loop, &r.sigterm);
     uv_signal_init(&r.loop, &r.sighup);
-    r.sigint.data = r.sigterm.data = r.sighup.data = &r;
+    uv_signal_init(&r.loop, &r.sigusr2);
+    r.sigint.data = r.sigterm.data = r.sighup.data = r.sigusr2.data = &r;
     uv_signal_start(&r.sigint, on_signal, SIGINT);
     uv_signal_start(&r.sigterm, on_signal, SIGTERM);
     uv_signal_start(&r.sighup, on_signal, SIGHUP);
+    if (c->stats)
+        uv_signal_start(&r.sigusr2, on_signal, SIGUSR2);
 
     if (mode == MODE_RECORD && !c->quiet)
         fprintf(stderr, "wsmon record: monitoring %zu endpoint%s\n", c->cfg.n_eps,

@@ -216,13 +216,17 @@ measure() {
     local stall=$STALL_SECS events=$PERF_EVENTS y0 y1
     [ "$n" -ge 5000 ] && warm=$WARM_MAX_BIG
     case $client in
-    wsmon) cmd=("$W/wsmon" record --no-db -q --stats --ping 1s --connections "$n" "$url") ;;
+    wsmon)
+        cmd=("$W/wsmon" record --no-db -q --stats --ping 1s --connections "$n" "$url")
+        usr=1
+        ;;
     wsmon-db)
         db=$OUT/record.db
         rm -f "$db" "$db-wal" "$db-shm"
         cmd=("$W/wsmon" record --db "$db" -q --stats --ping 1s --connections "$n" "$url")
         stall=$CKPT_SECS
         events=$events,$SYNC_EVENTS
+        usr=1
         ;;
     floor)
         cmd=("$W/floor" -q -n "$n" "$url")
@@ -256,7 +260,7 @@ measure() {
         sleep 0.2
     done
     sleep "$SETTLE"
-    [ "$usr" = 1 ] && kill -USR2 "$pid" 2>/dev/null # floor and node: the steady state starts
+    [ "$usr" = 1 ] && kill -USR2 "$pid" 2>/dev/null # every client: the steady state starts
     g0=$(segs)
     c0=$(ticks "$pid")
     l0=$(loop_ticks "$pid")

@@ -270,6 +270,63 @@ def t_cadence(ck):
     ck.ok(r.res.stderr == "", "-q: want nothing on stderr, got %r" % r.res.stderr[:300])
 
 
+@suite.test("1b --stats and SIGUSR2: a \"steady\" object counts from the signal; both stop at "
+            "SIGTERM, before the connections are closed")
+def t_stats_steady(ck):
+    target = "/echo?id=r1b"
+    r = rec(ck, ["--no-db", "-q", "--stats", "--ping", "200ms", url(target)])
+    opened = wait_opens(target, 1, 5.0)
+    if not ck.ok(opened, "the peer saw no WebSocket open within 5 s"):
+        r.stop()
+        return
+    # pings at open + 0.2 s, 0.4 s, ...; the signal half-way between two (open + 1.1 s), the
+    # stop too (open + 2.1 s): the steady window holds the 5 pings of 1.2 .. 2.0 s
+    left = opened[0].t_open + 1.1 - time.monotonic()
+    if left > 0:
+        time.sleep(left)
+    r.p.send_signal(signal.SIGUSR2)
+    left = opened[0].t_open + 2.1 - time.monotonic()
+    if left > 0:
+        time.sleep(left)
+    r.stop()
+    ck.rc(r.res, 0)
+    st = r.stats()
+    cs = wait_finished(target)
+    if st is None:
+        return
+    sd = st.get("steady")
+    if not ck.ok(isinstance(sd, dict), "--stats after SIGUSR2: want a \"steady\" object, got %r"
+                 % (sd,)):
+        return
+    ck.ok(9 <= st["pings"] <= 12, "whole run: want 9..12 pings in 2.1 s, got %r" % st["pings"])
+    ck.ok(4 <= sd["pings"] <= 6, "steady: want 4..6 pings in the last 1.0 s, got %r"
+          % sd["pings"])
+    ck.ok(sd["pongs"] == sd["pings"], "steady: want pongs == pings, got %r / %r"
+          % (sd["pongs"], sd["pings"]))
+    ck.ok(st["opens"] == 1 and sd["opens"] == 0, "opens: want 1 over the run and 0 in the "
+          "steady window, got %r and %r" % (st["opens"], sd["opens"]))
+    # the 1001 close at exit comes after the figures stop (the peer still sees it)
+    ck.ok(st["closes"] == 0 and sd["closes"] == 0, "closes: want 0 (counted up to SIGTERM), got "
+          "%r and %r" % (st["closes"], sd["closes"]))
+    ck.ok(0.9 <= sd["duration_s"] <= 1.6, "steady duration_s: want about 1.0 (0.9..1.6), got %r"
+          % sd["duration_s"])
+    ck.ok(sd["duration_s"] < st["duration_s"], "steady duration_s %r: want less than the run's %r"
+          % (sd["duration_s"], st["duration_s"]))
+    rtt = sd["rtt_us"]
+    ck.ok(isinstance(rtt, dict) and rtt.get("p50") is not None and
+          0 < rtt["p50"] <= rtt["p99"] <= rtt["max"] < 100000,
+          "steady rtt_us: want 0 < p50 <= p99 <= max < 100 ms, got %r" % (rtt,))
+    ck.ok(isinstance(sd.get("loop_stall_max_us"), int) and
+          0 <= sd["loop_stall_max_us"] <= st["loop_stall_max_us"],
+          "loop_stall_max_us: want steady (%r) <= whole run (%r)"
+          % (sd.get("loop_stall_max_us"), st["loop_stall_max_us"]))
+    if cs:
+        ck.ok(len(cs[0].pings) == st["pings"], "peer: saw %d pings, --stats says %r"
+              % (len(cs[0].pings), st["pings"]))
+        ck.ok(cs[0].close_received is not None and cs[0].close_received[0] == 1001,
+              "peer: want the 1001 close at exit, got %r" % (cs[0].close_received,))
+
+
 # 2 -------------------------------------------------------------------------------------------
 
 @suite.test("2 --connections 5: five connections at the peer, about 5x the pings")
