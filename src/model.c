@@ -23,6 +23,8 @@ struct model *model_new(size_t n_eps, const int *conns_per_ep)
         m->eps[i].id = (uint32_t)i;
         m->eps[i].n_conns = (size_t)n;
         m->eps[i].conns = xcalloc((size_t)n, sizeof(*m->eps[i].conns));
+        for (int j = 0; j < n; j++)
+            model_attempt_init(&m->eps[i].conns[j].cur);
     }
     m->log = xcalloc(MODEL_LOG, sizeof(*m->log));
     return m;
@@ -162,6 +164,73 @@ const struct model_tls *model_tls_new(const struct evt_tls *t)
     return r;
 }
 
+/* ---- the attempt's strings ----------------------------------------------------------- */
+
+enum { TX_DNS, TX_REMOTE, TX_LOCAL, TX_REASON, TX_DETAIL, TX_FIRST, TX_COUNT };
+
+struct model_text {
+    int refs;
+    char data[];
+};
+
+static const char **text_field(struct model_attempt *a, int i)
+{
+    switch (i) {
+    case TX_DNS:
+        return &a->dns_addr;
+    case TX_REMOTE:
+        return &a->remote;
+    case TX_LOCAL:
+        return &a->local;
+    case TX_REASON:
+        return &a->close_reason;
+    case TX_DETAIL:
+        return &a->detail;
+    default:
+        return &a->first;
+    }
+}
+
+static void text_drop(const struct model_text *t);
+
+/* Set string i of the attempt to n bytes of s (terminated after them), repacking all of them
+ * into a new record. */
+static void text_set(struct model_attempt *a, int i, const char *s, size_t n)
+{
+    size_t len[TX_COUNT], size = sizeof(struct model_text);
+    const char *src[TX_COUNT];
+    struct model_text *t;
+    char *p;
+
+    for (int k = 0; k < TX_COUNT; k++) {
+        src[k] = k == i ? s : *text_field(a, k);
+        len[k] = k == i ? n : k == TX_FIRST ? a->first_len : strlen(src[k]);
+        size += len[k] + 1;
+    }
+    t = xmalloc(size);
+    t->refs = 1;
+    p = t->data;
+    for (int k = 0; k < TX_COUNT; k++) {
+        memcpy(p, src[k], len[k]);
+        p[len[k]] = '\0';
+        *text_field(a, k) = p;
+        p += len[k] + 1;
+    }
+    text_drop(a->text);
+    a->text = t;
+}
+
+/* A fixed-size event string, cut at its NUL or its array's last byte. */
+#define TEXT_SET(a, i, f) text_set((a), (i), (f), fixed_len((f), sizeof(f)))
+
+static void text_blank(struct model_attempt *a)
+{
+    for (int k = 0; k < TX_COUNT; k++)
+        *text_field(a, k) = "";
+    a->first_len = 0;
+    a->text = NULL;
+}
+
 /* The records are made writable (xcalloc); const is the promise to their readers. */
 static void ref_add(const int *refs)
 {
@@ -197,18 +266,41 @@ void model_tls_drop(const struct model_tls *t)
         free((void *)t);
 }
 
+static void text_drop(const struct model_text *t)
+{
+    if (t && ref_sub(&t->refs))
+        free((void *)t);
+}
+
 void model_attempt_hold(const struct model_attempt *a)
 {
     model_http_hold(a->http);
     model_tls_hold(a->tls_info);
+    if (a->text)
+        ref_add(&a->text->refs);
 }
 
 void model_attempt_drop(struct model_attempt *a)
 {
     model_http_drop(a->http);
     model_tls_drop(a->tls_info);
+    text_drop(a->text);
     a->http = NULL;
     a->tls_info = NULL;
+    text_blank(a);
+}
+
+void model_attempt_init(struct model_attempt *a)
+{
+    memset(a, 0, sizeof(*a));
+    a->t_dns_us = a->t_tcp_us = a->t_tls_us = a->t_request_us = a->t_response_us = -1;
+    a->t_open_us = a->t_first_msg_us = a->t_end_us = -1;
+    a->dns_us = a->tcp_us = a->tls_us = a->upgrade_us = a->open_us = -1;
+    a->first_message_us = a->total_us = -1;
+    a->open_for_us = -1;
+    a->t_expect_us = -1;
+    a->reached = EVT_PH_NONE;
+    text_blank(a);
 }
 
 struct model_end *model_conn_push_end(struct model_conn *c)
@@ -241,19 +333,11 @@ static void start_attempt(struct model_conn *c, const struct evt *e)
     struct model_attempt *a = &c->cur;
 
     model_attempt_drop(a);
-    memset(a, 0, sizeof(*a));
+    model_attempt_init(a);
     a->seq = e->attempt;
     a->tls = e->u.attempt.tls;
     a->t_start_us = e->t_mono_us;
     a->wall_start_us = e->t_wall_us;
-    a->t_dns_us = a->t_tcp_us = a->t_tls_us = a->t_request_us = a->t_response_us = -1;
-    a->t_open_us = a->t_first_msg_us = a->t_end_us = -1;
-    a->dns_us = a->tcp_us = a->tls_us = a->upgrade_us = a->open_us = -1;
-    a->first_message_us = a->total_us = -1;
-    a->open_for_us = -1;
-    a->t_expect_us = -1;
-    a->reached = EVT_PH_NONE;
-    a->ready_state = 0;
     c->attempts++;
     c->t_state_us = e->t_mono_us;
 }
@@ -335,7 +419,7 @@ static void conn_ended(struct model *m, struct model_conn *c, const struct evt *
     l->code = a->close_code;
     l->http_status = h->http_status;
     l->dur_us = a->open_for_us >= 0 ? a->open_for_us : a->total_us;
-    COPY_STR(l->text, a->close_reason);
+    xstrlcpy(l->text, a->close_reason, sizeof(l->text));
 }
 
 static void apply_health(struct model *m, struct model_ep *ep, const struct evt *e)
@@ -379,9 +463,7 @@ static void apply_msg(struct model_attempt *a, const struct evt *e)
             n = EVT_FIRST_MAX;
         a->t_first_msg_us = t;
         a->first_message_us = t - a->t_start_us;
-        memcpy(a->first, e->u.msg.first, n);
-        if (n < EVT_FIRST_MAX)
-            a->first[n] = '\0';
+        text_set(a, TX_FIRST, e->u.msg.first, n);
         a->first_len = n;
         a->first_binary = e->u.msg.binary;
     }
@@ -417,9 +499,9 @@ static void apply_closed(struct model_attempt *a, const struct evt *e)
     a->close_code = e->u.closed.code;
     a->close_frame = e->u.closed.frame;
     a->close_frame_unknown = e->u.closed.frame_unknown;
-    COPY_STR(a->close_reason, e->u.closed.reason);
+    TEXT_SET(a, TX_REASON, e->u.closed.reason);
     a->sys_errno = e->u.closed.sys_errno;
-    COPY_STR(a->detail, e->u.closed.detail);
+    TEXT_SET(a, TX_DETAIL, e->u.closed.detail);
     a->open_for_us = a->t_open_us >= 0 ? t - a->t_open_us : -1;
 }
 
@@ -486,15 +568,15 @@ int model_apply(struct model *m, const struct evt *e)
     case EVT_DNS:
         a->t_dns_us = t;
         a->dns_us = t - a->t_start_us;
-        COPY_STR(a->dns_addr, e->u.dns.addr);
+        TEXT_SET(a, TX_DNS, e->u.dns.addr);
         advance(a, EVT_PH_DNS);
         break;
     case EVT_TCP:
         a->t_tcp_us = t;
         a->tcp_us = t - (a->t_dns_us >= 0 ? a->t_dns_us : a->t_start_us);
-        COPY_STR(a->remote, e->u.tcp.remote);
-        COPY_STR(a->local, e->u.tcp.local);
-        COPY_STR(c->backend, a->remote); /* until the response names the backend */
+        TEXT_SET(a, TX_REMOTE, e->u.tcp.remote);
+        TEXT_SET(a, TX_LOCAL, e->u.tcp.local);
+        xstrlcpy(c->backend, a->remote, sizeof(c->backend)); /* until the response names it */
         advance(a, EVT_PH_TCP);
         break;
     case EVT_TLS:

@@ -11,6 +11,8 @@
 
 #define MODEL_RTT_RING 32 /* RTT samples kept per attempt for the median (the newest) */
 
+struct model_text;
+
 /* The upgrade response of an attempt, as compact as its strings: one allocation, immutable
  * once made and shared by reference count (the store's writer thread holds copies), so a
  * connection pays for the bytes its server sent, not for the limits of struct evt_http.
@@ -67,9 +69,10 @@ struct model_attempt {
     int ready_state;        /* 0 CONNECTING, 1 OPEN, 2 CLOSING, 3 CLOSED */
     bool ended;             /* EVT_CLOSED applied */
 
-    char dns_addr[EVT_ADDR_MAX];
-    char remote[EVT_ADDR_MAX];
-    char local[EVT_ADDR_MAX];
+    /* The attempt's strings: never NULL ("" until known), each at most its event array's size
+     * minus one, packed in one shared record (like http and tls) that is made anew when one
+     * of them changes (a few times an attempt). `first` holds first_len bytes (binary). */
+    const char *dns_addr, *remote, *local;
 
     /* shared, immutable; NULL until the response head / the TLS handshake came. Whoever copies
      * an attempt (the store's snapshots) takes references: model_attempt_hold/_drop. */
@@ -83,9 +86,9 @@ struct model_attempt {
     int close_code; /* 0 = not closed yet */
     bool close_frame;
     bool close_frame_unknown; /* shown as null */
-    char close_reason[EVT_REASON_MAX];
+    const char *close_reason;
     int sys_errno;
-    char detail[EVT_NAME_MAX];
+    const char *detail;
     int64_t open_for_us; /* -1 if never open */
 
     /* while open */
@@ -96,9 +99,10 @@ struct model_attempt {
     uint64_t msgs_in, msgs_out, bytes_in, bytes_out;
     bool expect_seen;
     int64_t t_expect_us; /* monotonic time the expected message arrived, -1 */
-    char first[EVT_FIRST_MAX];
+    const char *first;
     uint32_t first_len;
     bool first_binary;
+    const struct model_text *text; /* private: the record holding the strings above */
 };
 
 #define MODEL_HIST        32   /* ended attempts remembered per connection */
@@ -196,7 +200,10 @@ int model_apply(struct model *m, const struct evt *e);
 const struct model_http *model_http_of(const struct model_attempt *a);
 const struct model_tls *model_tls_of(const struct model_attempt *a);
 
-/* References for a copy of an attempt (its http and tls records); drop clears them. */
+/* A blank attempt: nothing reached, durations -1, every string "" (for hand-built ones). */
+void model_attempt_init(struct model_attempt *a);
+
+/* References for a copy of an attempt (its records); drop clears them (strings ""). */
 void model_attempt_hold(const struct model_attempt *a);
 void model_attempt_drop(struct model_attempt *a);
 

@@ -1142,9 +1142,9 @@ static int write_attempt(struct store *s, struct att_item *it, int64_t ep_id,
     bind_opt(st, AC_open_us, a->open_us, a->open_us >= 0);
     bind_opt(st, AC_first_message_us, a->first_message_us, a->first_message_us >= 0);
     bind_opt(st, AC_total_us, a->total_us, a->total_us >= 0);
-    bind_fixed(st, AC_dns_addr, a->dns_addr, sizeof(a->dns_addr), false);
-    bind_fixed(st, AC_remote, a->remote, sizeof(a->remote), false);
-    bind_fixed(st, AC_local, a->local, sizeof(a->local), false);
+    bind_text(st, AC_dns_addr, a->dns_addr);
+    bind_text(st, AC_remote, a->remote);
+    bind_text(st, AC_local, a->local);
 
     bind_i64(st, AC_have_tls, a->tls_info != NULL);
     if (a->tls_info) {
@@ -1183,13 +1183,13 @@ static int write_attempt(struct store *s, struct att_item *it, int64_t ep_id,
 
     if (ended) {
         bind_opt(st, AC_close_code, a->close_code, a->close_code != 0);
-        bind_fixed(st, AC_close_reason, a->close_reason, sizeof(a->close_reason), true);
+        bind_fixed(st, AC_close_reason, a->close_reason, strlen(a->close_reason), true);
         bind_str(st, AC_close_by, evt_by_name(a->by));
         bind_opt(st, AC_close_frame, a->close_frame, !a->close_frame_unknown);
         bind_str(st, AC_close_transport, evt_transport_name(a->transport));
         bind_opt(st, AC_open_for_us, a->open_for_us, a->open_for_us >= 0);
         bind_opt(st, AC_sys_errno, a->sys_errno, a->sys_errno != 0);
-        bind_fixed(st, AC_detail, a->detail, sizeof(a->detail), false);
+        bind_text(st, AC_detail, a->detail);
     }
 
     bind_i64(st, AC_pings, a->pings_sent);
@@ -1248,8 +1248,7 @@ static int write_event(struct store *s, const struct batch *b, const struct ev_i
         if (it) {
             fmt_ms(ms, sizeof(ms), it->a.open_us);
             snprintf(text, sizeof(text), "%sopen in %s%s%.*s", conn, ms,
-                     it->a.remote[0] ? ", remote " : "",
-                     (int)strnlen(it->a.remote, sizeof(it->a.remote)), it->a.remote);
+                     it->a.remote[0] ? ", remote " : "", (int)strlen(it->a.remote), it->a.remote);
         }
         break;
     case EV_CLOSED:

@@ -168,7 +168,7 @@ static void json_close(struct json *j, const struct model_attempt *a)
         json_null(j);
     else
         json_int(j, a->close_code);
-    put_fixed(j, "reason", FIXED(a->close_reason), false);
+    put_fixed(j, "reason", STR(a->close_reason), false);
     json_key(j, "by");
     json_str(j, evt_by_name(a->by));
     json_key(j, "frame");
@@ -200,8 +200,8 @@ static void json_messages(struct json *j, const struct model_attempt *a)
 {
     uint32_t n = a->first_len;
 
-    if (n > sizeof(a->first))
-        n = sizeof(a->first);
+    if (n > EVT_FIRST_MAX)
+        n = EVT_FIRST_MAX;
     json_key(j, "messages");
     json_obj_begin(j);
     json_key(j, "in");
@@ -246,7 +246,7 @@ void report_json(struct json *j, const struct report *r)
     json_key(j, "ready_state");
     json_int(j, a->ready_state);
     json_timings(j, a);
-    put_fixed(j, "remote", FIXED(a->remote), true);
+    put_fixed(j, "remote", STR(a->remote), true);
     json_http(j, a);
     json_tls(j, a, r->now_wall_s);
     json_close(j, a);
@@ -739,7 +739,7 @@ static void text_traffic(struct line *l, const struct model_attempt *a)
     ln_end(l);
 
     if (a->msgs_in > 0) {
-        uint32_t n = a->first_len < sizeof(a->first) ? a->first_len : sizeof(a->first);
+        uint32_t n = a->first_len < EVT_FIRST_MAX ? a->first_len : EVT_FIRST_MAX;
         const char *tag = a->first_binary ? " (binary)" : "";
         size_t room;
 
@@ -780,7 +780,7 @@ static void text_close(struct line *l, const struct model_attempt *a)
     if (a->close_reason[0]) {
         ln_label(l, "reason");
         ln_lit(l, "\"");
-        ln_net(l, FIXED(a->close_reason), ln_room(l) > 1 ? ln_room(l) - 1 : 0);
+        ln_net(l, STR(a->close_reason), ln_room(l) > 1 ? ln_room(l) - 1 : 0);
         ln_lit(l, "\"");
         ln_end(l);
     }
@@ -834,7 +834,7 @@ void report_text(FILE *f, const struct report *r, bool color)
 
     ln_label(&l, "remote");
     if (a->remote[0])
-        ln_net(&l, FIXED(a->remote), EVT_ADDR_MAX);
+        ln_net(&l, STR(a->remote), EVT_ADDR_MAX);
     else
         ln_lit(&l, "-");
     ln_end(&l);

@@ -545,7 +545,7 @@ static enum diag_class brief_class(uint32_t seq, enum evt_cause cause, enum evt_
     struct model_http http = model_http_empty;
     struct diag_verdict v;
 
-    memset(&a, 0, sizeof(a));
+    model_attempt_init(&a);
     a.seq = seq ? seq : 1;
     a.ended = true;
     a.ready_state = 3;
@@ -556,10 +556,6 @@ static enum diag_class brief_class(uint32_t seq, enum evt_cause cause, enum evt_
     a.close_frame = cause == EVT_CAUSE_CLOSE_FRAME;
     http.status = http_status;
     a.http = http_status > 0 ? &http : NULL;
-    a.t_dns_us = a.t_tcp_us = a.t_tls_us = a.t_request_us = a.t_response_us = -1;
-    a.t_first_msg_us = a.t_end_us = a.t_expect_us = -1;
-    a.dns_us = a.tcp_us = a.tls_us = a.upgrade_us = a.open_us = a.first_message_us = -1;
-    a.total_us = -1;
     a.t_open_us = reached >= EVT_PH_OPEN ? 0 : -1;
     a.open_for_us = open_for_us;
     diag_attempt(&a, NULL, &v);

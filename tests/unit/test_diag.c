@@ -1749,6 +1749,7 @@ static void test_backends_ignore_before_tcp(void **state)
 
     (void)state;
     memset(&c, 0, sizeof(c));
+    model_attempt_init(&c.cur);
     c.hist = ends;
     c.hist[0] = (struct model_end){.seq = 1,
                                    .t_end_us = 1000,

@@ -666,6 +666,8 @@ static void test_shared_records(void **state)
     struct evt e;
 
     assert_int_equal(ev_attempt(s, 1, 0, true), 0);
+    assert_string_equal(cur(s)->remote, ""); /* never NULL */
+    assert_int_equal(ev_tcp(s, 500, "192.0.2.1:443", "192.0.2.9:50000"), 0);
     assert_int_equal(ev_tls(s, 1000, EVT_VERIFY_OK, false), 0);
     e = mk(s, EVT_RESPONSE, 2000);
     e.u.http.status = 101;
@@ -695,10 +697,15 @@ static void test_shared_records(void **state)
     assert_null(cur(s)->tls_info);
     assert_int_equal(model_http_of(cur(s))->status, 0);
     assert_string_equal(model_http_of(cur(s))->server, "");
+    assert_string_equal(cur(s)->remote, "");
+    assert_string_equal(cur(s)->close_reason, "");
     assert_int_equal(copy.http->status, 101);
     assert_string_equal(copy.tls_info->issuer, "CN=Test CA");
+    assert_string_equal(copy.remote, "192.0.2.1:443");
+    assert_string_equal(copy.local, "192.0.2.9:50000");
     model_attempt_drop(&copy);
     assert_null(copy.http);
+    assert_string_equal(copy.remote, "");
 }
 
 static void test_expect_only_incoming(void **state)
