@@ -74,9 +74,11 @@ struct conn {
     bool kill_after_close; /* our close is a timeout: by = timeout */
     enum evt_cause close_cause;
 
+    /* one timer for the earliest of two deadlines (loop time, ms): the handshake's or the
+     * expected message's (dl), and the outstanding ping's pong (pong_at_ms, 0 = none) */
     uv_timer_t deadline;
     enum deadline dl;
-    uv_timer_t pong_timer;
+    uint64_t dl_at_ms, pong_at_ms;
     bool timers_init;
 
     bool want_send, want_ping, want_close;
@@ -85,7 +87,7 @@ struct conn {
 
     uint64_t rx_len;
     bool rx_binary;
-    char rx_first[EVT_FIRST_MAX];
+    char *rx_first; /* the first bytes of a message that comes in pieces (until its end) */
     uint32_t rx_first_len;
     char *expect_buf;
     size_t expect_len;
@@ -220,13 +222,49 @@ static void sockaddr_str(const struct sockaddr_storage *ss, char *out, size_t le
 
 /* ---- ending an attempt ------------------------------------------------------------- */
 
+static void on_deadline(uv_timer_t *t);
+
+/* (Re)arm the connection's timer for the earlier of its deadlines, or stop it. */
+static void timer_arm(struct conn *c)
+{
+    uint64_t at = c->dl != DL_NONE ? c->dl_at_ms : 0, now;
+
+    if (c->pong_at_ms && (!at || c->pong_at_ms < at))
+        at = c->pong_at_ms;
+    if (!at) {
+        uv_timer_stop(&c->deadline);
+        return;
+    }
+    now = uv_now(c->en->loop);
+    uv_timer_start(&c->deadline, on_deadline, at > now ? at - now : 0, 0);
+}
+
+static void deadline_set(struct conn *c, enum deadline dl, int64_t in_ms)
+{
+    c->dl = dl;
+    c->dl_at_ms = uv_now(c->en->loop) + (uint64_t)(in_ms > 0 ? in_ms : 0);
+    timer_arm(c);
+}
+
+static void deadline_clear(struct conn *c)
+{
+    c->dl = DL_NONE;
+    timer_arm(c);
+}
+
+static void pong_deadline(struct conn *c, int64_t in_ms)
+{
+    c->pong_at_ms = in_ms > 0 ? uv_now(c->en->loop) + (uint64_t)in_ms : 0;
+    timer_arm(c);
+}
+
 static void timers_stop(struct conn *c)
 {
     if (!c->timers_init)
         return;
     uv_timer_stop(&c->deadline);
-    uv_timer_stop(&c->pong_timer);
     c->dl = DL_NONE;
+    c->pong_at_ms = 0;
 }
 
 /* How did the TCP connection end? TCP_INFO tells a FIN received (CLOSE_WAIT and later)
@@ -306,6 +344,8 @@ static void conn_end(struct conn *c, const struct end_info *ei, bool kill)
     c->att = NULL;
     free(c->expect_buf);
     c->expect_buf = NULL;
+    free(c->rx_first);
+    c->rx_first = NULL;
 
     if (c->tls && !c->tls_done && (c->verify_err || c->tls->subject[0])) {
         evt_init(&e, c, EVT_TLS);
@@ -408,9 +448,21 @@ static void on_deadline(uv_timer_t *t)
 {
     struct conn *c = t->data;
     enum evt_cause cause;
+    uint64_t now = uv_now(c->en->loop);
+    bool pong_due = c->pong_at_ms && now >= c->pong_at_ms;
+    bool dl_due = c->dl != DL_NONE && now >= c->dl_at_ms;
 
     if (!c->active)
         return;
+    if (pong_due && (!dl_due || c->pong_at_ms <= c->dl_at_ms)) {
+        c->pong_at_ms = 0;
+        end_simple(c, EVT_CAUSE_PING_TIMEOUT, EVT_BY_TIMEOUT, 1006, "no pong", true);
+        return;
+    }
+    if (!dl_due) { /* early (cannot happen with uv's timers), or a deadline since moved */
+        timer_arm(c);
+        return;
+    }
     if (c->dl == DL_EXPECT) {
         /* open, but the expected message did not come: close politely, report by timeout */
         struct end_info ei = {.cause = EVT_CAUSE_NO_FIRST_MESSAGE,
@@ -430,14 +482,6 @@ static void on_deadline(uv_timer_t *t)
     else
         cause = EVT_CAUSE_HANDSHAKE_TIMEOUT;
     end_simple(c, cause, EVT_BY_TIMEOUT, 1006, "timed out", true);
-}
-
-static void on_pong_timeout(uv_timer_t *t)
-{
-    struct conn *c = t->data;
-
-    if (c->active)
-        end_simple(c, EVT_CAUSE_PING_TIMEOUT, EVT_BY_TIMEOUT, 1006, "no pong", true);
 }
 
 /* ---- TLS ------------------------------------------------------------------------------ */
@@ -650,13 +694,20 @@ static void release_response(struct conn *c, int accept_ok)
 static void on_receive(struct conn *c, struct lws *wsi, const void *in, size_t len)
 {
     const struct cfg_ep *cfg = c->ep->cfg;
+    bool first = lws_is_first_fragment(wsi), final = lws_is_final_fragment(wsi);
+    const void *head;
     struct evt e;
 
-    if (lws_is_first_fragment(wsi)) {
+    if (first) {
         c->rx_len = 0;
         c->rx_binary = lws_frame_is_binary(wsi);
         c->rx_first_len = (uint32_t)(len < EVT_FIRST_MAX ? len : EVT_FIRST_MAX);
-        memcpy(c->rx_first, in, c->rx_first_len);
+        free(c->rx_first);
+        c->rx_first = NULL;
+        if (!final) { /* kept until the last piece; a whole message is read from `in` */
+            c->rx_first = xmalloc(EVT_FIRST_MAX);
+            memcpy(c->rx_first, in, c->rx_first_len);
+        }
         c->expect_len = 0;
     }
     c->rx_len += len;
@@ -667,7 +718,7 @@ static void on_receive(struct conn *c, struct lws *wsi, const void *in, size_t l
         memcpy(c->expect_buf + c->expect_len, in, take);
         c->expect_len += take;
     }
-    if (!lws_is_final_fragment(wsi))
+    if (!final)
         return;
 
     evt_init(&e, c, EVT_MSG);
@@ -675,16 +726,22 @@ static void on_receive(struct conn *c, struct lws *wsi, const void *in, size_t l
     e.u.msg.out = false;
     e.u.msg.binary = c->rx_binary;
     e.u.msg.len = c->rx_len;
-    e.u.msg.first_len = c->rx_first_len;
-    memcpy(e.u.msg.first, c->rx_first, c->rx_first_len);
+    /* the first bytes: kept from the first piece, or this piece if it is the whole message */
+    head = c->rx_first ? (const void *)c->rx_first : first ? in : NULL;
+    e.u.msg.first_len = head ? c->rx_first_len : 0;
+    if (head)
+        memcpy(e.u.msg.first, head, e.u.msg.first_len);
+    free(c->rx_first);
+    c->rx_first = NULL;
     if (cfg->expect_message && !c->expect_seen && c->expect_buf &&
         memmem(c->expect_buf, c->expect_len, cfg->expect_message, strlen(cfg->expect_message))) {
         e.u.msg.matched = true;
         c->expect_seen = true;
-        if (c->dl == DL_EXPECT) {
-            uv_timer_stop(&c->deadline);
-            c->dl = DL_NONE;
-        }
+        free(c->expect_buf); /* 64 KiB: not needed once found */
+        c->expect_buf = NULL;
+        c->expect_len = 0;
+        if (c->dl == DL_EXPECT)
+            deadline_clear(c);
     }
     emit(c, &e);
 }
@@ -848,15 +905,12 @@ static int ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
         const struct cfg_ep *cfg = c->ep->cfg;
         c->opened = true;
         c->reached = EVT_PH_OPEN;
-        uv_timer_stop(&c->deadline);
-        c->dl = DL_NONE;
+        deadline_clear(c);
         emit_simple(c, EVT_OPEN);
         if (!c->active)
             break;
-        if (cfg->expect_message && !c->expect_seen) {
-            c->dl = DL_EXPECT;
-            uv_timer_start(&c->deadline, on_deadline, (uint64_t)cfg->expect_within_ms, 0);
-        }
+        if (cfg->expect_message && !c->expect_seen)
+            deadline_set(c, DL_EXPECT, cfg->expect_within_ms);
         if (cfg->send) {
             c->want_send = true;
             lws_callback_on_writable(wsi);
@@ -874,7 +928,7 @@ static int ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
             if (t != c->ping_sent_us)
                 break; /* a stale pong */
             c->ping_outstanding = false;
-            uv_timer_stop(&c->pong_timer);
+            pong_deadline(c, 0);
             evt_init(&e, c, EVT_PONG);
             memset(&e.u, 0, sizeof(e.u));
             e.u.pong.rtt_us = (uint32_t)(now - t);
@@ -1268,8 +1322,7 @@ int engine_start(struct engine *en, uint32_t id, uint32_t idx)
     if (!c->active)
         return 0;
 
-    c->dl = DL_HANDSHAKE;
-    uv_timer_start(&c->deadline, on_deadline, (uint64_t)cfg->timeout_ms, 0);
+    deadline_set(c, DL_HANDSHAKE, cfg->timeout_ms);
 
     /* through a proxy the proxy resolves the name (CONNECT host:port), as browsers do */
     if (c->ep->resolve_addr[0] || cfg->u.host_is_ip || cfg->proxy) {
@@ -1293,7 +1346,7 @@ int engine_ping(struct engine *en, uint32_t id, uint32_t idx, int64_t pong_timeo
     c->want_ping = true;
     c->ping_outstanding = true;
     if (pong_timeout_ms > 0)
-        uv_timer_start(&c->pong_timer, on_pong_timeout, (uint64_t)pong_timeout_ms, 0);
+        pong_deadline(c, pong_timeout_ms);
     lws_callback_on_writable(c->att->wsi);
     return 0;
 }
@@ -1311,11 +1364,10 @@ int engine_close(struct engine *en, uint32_t id, uint32_t idx, int code, const c
     c->want_close = true;
     c->our_code = code;
     set_reason(&c->our_reason, reason, SIZE_MAX);
-    uv_timer_stop(&c->pong_timer);
-    if (c->dl == DL_EXPECT) {
-        uv_timer_stop(&c->deadline);
+    c->pong_at_ms = 0;
+    if (c->dl == DL_EXPECT)
         c->dl = DL_NONE;
-    }
+    timer_arm(c);
     evt_init(&e, c, EVT_CLOSING);
     memset(&e.u, 0, sizeof(e.u));
     e.u.closing.by_us = true;
@@ -1452,11 +1504,9 @@ int engine_add(struct engine *en, uint32_t id, const struct cfg_ep *cfg, char *e
         c->ep = ep;
         c->idx = (uint32_t)i;
         uv_timer_init(en->loop, &c->deadline);
-        uv_timer_init(en->loop, &c->pong_timer);
         c->deadline.data = c;
-        c->pong_timer.data = c;
         c->timers_init = true;
-        en->open_handles += 2;
+        en->open_handles += 1;
     }
     ep->next = en->eps;
     en->eps = ep;
@@ -1588,10 +1638,11 @@ void engine_shutdown(struct engine *en)
             c->held_response = NULL;
             free(c->tls);
             c->tls = NULL;
+            free(c->rx_first);
+            c->rx_first = NULL;
             set_reason(&c->peer_reason, NULL, 0);
             set_reason(&c->our_reason, NULL, 0);
             uv_close((uv_handle_t *)&c->deadline, handle_closed);
-            uv_close((uv_handle_t *)&c->pong_timer, handle_closed);
         }
     }
     en->active = 0;
