@@ -1066,7 +1066,7 @@ static double idle_timeout(const struct tl *t, int64_t S, int64_t U)
     double r;
 
     for (size_t i = 0; i < CONNS; i++)
-        model_attempt_init(&mc[i].cur);
+        model_conn_init(&mc[i]);
     for (size_t i = t->n_att; i-- > 0 && k < (size_t)CONNS * PER;) {
         const struct tl_att *a = &t->att[i];
         struct model_conn *c = &mc[k / PER];

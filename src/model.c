@@ -24,7 +24,7 @@ struct model *model_new(size_t n_eps, const int *conns_per_ep)
         m->eps[i].n_conns = (size_t)n;
         m->eps[i].conns = xcalloc((size_t)n, sizeof(*m->eps[i].conns));
         for (int j = 0; j < n; j++)
-            model_attempt_init(&m->eps[i].conns[j].cur);
+            model_conn_init(&m->eps[i].conns[j]);
     }
     m->log = xcalloc(MODEL_LOG, sizeof(*m->log));
     return m;
@@ -303,13 +303,38 @@ void model_attempt_init(struct model_attempt *a)
     text_blank(a);
 }
 
+struct model_ends {
+    struct model_end ring[MODEL_HIST];
+    uint32_t cause_counts[EVT_CAUSE_COUNT];
+    struct model_code_count codes[MODEL_CODES];
+};
+
+static const uint32_t no_cause_counts[EVT_CAUSE_COUNT];
+static const struct model_code_count no_codes[MODEL_CODES];
+
+void model_conn_init(struct model_conn *c)
+{
+    memset(c, 0, sizeof(*c));
+    model_attempt_init(&c->cur);
+    c->cause_counts = no_cause_counts;
+    c->codes = no_codes;
+}
+
+static struct model_ends *conn_ends(struct model_conn *c)
+{
+    if (!c->ends) {
+        c->ends = xcalloc(1, sizeof(*c->ends));
+        c->hist = c->ends->ring;
+        c->cause_counts = c->ends->cause_counts;
+        c->codes = c->ends->codes;
+    }
+    return c->ends;
+}
+
 struct model_end *model_conn_push_end(struct model_conn *c)
 {
-    struct model_end *h;
+    struct model_end *h = &conn_ends(c)->ring[c->n_ended++ % MODEL_HIST];
 
-    if (!c->hist)
-        c->hist = xcalloc(MODEL_HIST, sizeof(*c->hist));
-    h = &c->hist[c->n_ended++ % MODEL_HIST];
     memset(h, 0, sizeof(*h));
     return h;
 }
@@ -317,9 +342,12 @@ struct model_end *model_conn_push_end(struct model_conn *c)
 void model_conn_release(struct model_conn *c)
 {
     model_attempt_drop(&c->cur);
-    free(c->hist);
+    free(c->ends);
+    c->ends = NULL;
     c->hist = NULL;
-    c->n_ended = 0;
+    c->cause_counts = no_cause_counts;
+    c->codes = no_codes;
+    c->n_ended = c->n_codes = 0;
 }
 
 static void advance(struct model_attempt *a, enum evt_phase ph)
@@ -357,24 +385,25 @@ static struct model_log *log_add(struct model *m, const struct evt *e)
 
 static void count_code(struct model_conn *c, int code)
 {
+    struct model_code_count *codes = conn_ends(c)->codes;
     uint32_t i, least = 0;
 
     for (i = 0; i < c->n_codes; i++) {
-        if (c->codes[i].code == code) {
-            c->codes[i].n++;
+        if (codes[i].code == code) {
+            codes[i].n++;
             return;
         }
-        if (c->codes[i].n < c->codes[least].n)
+        if (codes[i].n < codes[least].n)
             least = i;
     }
     if (c->n_codes < MODEL_CODES) {
-        c->codes[c->n_codes].code = code;
-        c->codes[c->n_codes++].n = 1;
+        codes[c->n_codes].code = code;
+        codes[c->n_codes++].n = 1;
         return;
     }
     /* full: the rarest code makes room (its count is lost) */
-    c->codes[least].code = code;
-    c->codes[least].n = 1;
+    codes[least].code = code;
+    codes[least].n = 1;
 }
 
 /* Everything an ended attempt adds to its connection and to the log. */
@@ -399,7 +428,7 @@ static void conn_ended(struct model *m, struct model_conn *c, const struct evt *
         memcpy(h->backend, c->backend, sizeof(h->backend));
 
     if ((unsigned)a->cause < EVT_CAUSE_COUNT)
-        c->cause_counts[a->cause]++;
+        conn_ends(c)->cause_counts[a->cause]++;
     if (a->close_code)
         count_code(c, a->close_code);
     if (a->open_for_us >= 0) {

@@ -132,18 +132,25 @@ struct model_code_count {
     uint32_t n;
 };
 
+struct model_ends;
+
 struct model_conn {
     struct model_attempt cur; /* the current (or last) attempt */
     uint32_t attempts;        /* attempts started */
     uint32_t opened;          /* attempts that reached open */
 
     /* across attempts */
-    int64_t t_state_us;     /* monotonic time readyState (or the attempt) last changed */
-    uint32_t n_ended;       /* attempts ended; hist is a ring of the last MODEL_HIST */
-    struct model_end *hist; /* MODEL_HIST entries, allocated at the first end */
-    uint32_t cause_counts[EVT_CAUSE_COUNT];     /* ended attempts per cause (NONE = clean) */
-    struct model_code_count codes[MODEL_CODES]; /* close codes seen, most frequent kept */
+    int64_t t_state_us; /* monotonic time readyState (or the attempt) last changed */
+    uint32_t n_ended;   /* attempts ended; hist is a ring of the last MODEL_HIST */
+    /* What only ended attempts fill, allocated at the first end (most connections never end):
+     * until then hist is NULL and the counts point at zeros. */
+    struct model_end *hist;               /* MODEL_HIST entries */
+    const uint32_t *cause_counts;         /* [EVT_CAUSE_COUNT] ended attempts per cause
+                                             (NONE = clean) */
+    const struct model_code_count *codes; /* [MODEL_CODES] close codes seen, most
+                                             frequent kept */
     uint32_t n_codes;
+    struct model_ends *ends;                         /* private: the allocation behind the three */
     uint64_t msgs_in, msgs_out, bytes_in, bytes_out; /* totals over all attempts */
     uint32_t spark[MODEL_SPARK];                     /* last RTT samples, oldest first once full */
     uint32_t n_spark;                                /* samples ever added */
@@ -206,6 +213,10 @@ void model_attempt_init(struct model_attempt *a);
 /* References for a copy of an attempt (its records); drop clears them (strings ""). */
 void model_attempt_hold(const struct model_attempt *a);
 void model_attempt_drop(struct model_attempt *a);
+
+/* A blank connection (no attempt, nothing ended), for hand-built ones; model_new makes its
+ * own this way. */
+void model_conn_init(struct model_conn *c);
 
 /* A connection's ring of ended attempts: the next slot to fill (allocated on first use,
  * oldest overwritten), and everything a connection owns freed (the record stays valid). */

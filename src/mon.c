@@ -29,13 +29,12 @@
 #define START_PER_TICK  640
 #define START_IN_FLIGHT 256
 
-/* Per connection: reconnect state and its place on the ping wheel. */
+/* Per connection: reconnect state and its place on the wheel, which times both its pings
+ * (while open) and its reconnect (while waiting): no timer of its own. */
 struct mconn {
     struct mon *mn;
     uint32_t ep, idx;
-    uv_timer_t retry;
-    bool retry_init;
-    bool waiting;        /* a reconnect is scheduled */
+    bool waiting;        /* a reconnect is scheduled (on the wheel at retry_at_us) */
     int64_t retry_at_us; /* monotonic */
     uint32_t failures;   /* consecutive attempts that never opened */
     bool open;
@@ -43,10 +42,10 @@ struct mconn {
     bool queued;              /* in the start queue */
     bool handshaking;         /* started, not yet open or ended */
     struct mconn *qnext;
-    /* ping wheel (intrusive list) */
+    /* the wheel (intrusive list) */
     struct mconn *wnext, *wprev;
-    int slot; /* -1 when not on the wheel */
-    int64_t ping_at_us;
+    int slot;           /* -1 when not on the wheel */
+    int64_t ping_at_us; /* when due: the next ping, or the reconnect */
 };
 
 struct mep {
@@ -89,6 +88,7 @@ static int64_t now_us(void)
 }
 
 static void start_queued(struct mon *mn);
+static void start_conn(struct mconn *c);
 
 /* ---- the ping wheel --------------------------------------------------------------------- */
 
@@ -150,6 +150,10 @@ static void on_wheel(uv_timer_t *t)
             if (c->ping_at_us >= slot_end_us)
                 continue; /* due on a later turn of the wheel */
             wheel_remove(mn, c);
+            if (c->waiting) {
+                start_conn(c);
+                continue;
+            }
             if (!c->open || cfg->ping_ms <= 0)
                 continue;
             if (!mn->paused) {
@@ -206,11 +210,6 @@ static void start_conn(struct mconn *c)
     start_queued(mn);
 }
 
-static void on_retry(uv_timer_t *t)
-{
-    start_conn(t->data);
-}
-
 static void on_health(uv_timer_t *t)
 {
     struct mep *me = t->data;
@@ -239,9 +238,8 @@ static void schedule_retry(struct mconn *c, int64_t delay_ms)
     if (c->mn->stopping)
         return;
     c->waiting = true;
-    uv_update_time(c->mn->loop);
-    c->retry_at_us = now_us() + delay_ms * 1000;
-    uv_timer_start(&c->retry, on_retry, (uint64_t)(delay_ms > 0 ? delay_ms : 0), 0);
+    c->retry_at_us = now_us() + (delay_ms > 0 ? delay_ms : 0) * 1000;
+    wheel_insert(c->mn, c, c->retry_at_us); /* the next tick at the earliest (10 ms) */
 }
 
 /* ---- events ------------------------------------------------------------------------------ */
@@ -390,9 +388,6 @@ struct mon *mon_new(uv_loop_t *loop, const struct cfg *cfg, const struct mon_opt
             c->ep = (uint32_t)i;
             c->idx = (uint32_t)k;
             c->slot = -1;
-            uv_timer_init(loop, &c->retry);
-            c->retry.data = c;
-            c->retry_init = true;
         }
     }
     mn->m = model_new(mn->n_eps, conns);
@@ -450,7 +445,7 @@ int mon_reconnect(struct mon *mn, uint32_t ep)
         struct mconn *c = &mn->eps[ep].conns[k];
         c->failures = 0;
         if (c->waiting) {
-            uv_timer_stop(&c->retry);
+            wheel_remove(mn, c);
             c->waiting = false;
             engine_start(mn->en, c->ep, c->idx);
         } else if (engine_close(mn->en, c->ep, c->idx, 1000, "wsmon reconnect") == 0) {
@@ -475,7 +470,8 @@ void mon_pause(struct mon *mn, bool paused)
             struct mconn *c = &mn->eps[i].conns[k];
             const struct model_attempt *a = model_attempt_get(mn->m, c->ep, c->idx);
             if (c->waiting || !a || a->seq == 0 || a->ended) {
-                uv_timer_stop(&c->retry);
+                if (c->waiting)
+                    wheel_remove(mn, c);
                 start_conn(c);
             }
         }
@@ -555,7 +551,8 @@ int mon_close_all(struct mon *mn, int code, const char *reason)
     for (size_t i = 0; i < mn->n_eps; i++) {
         for (size_t k = 0; k < mn->eps[i].n; k++) {
             struct mconn *c = &mn->eps[i].conns[k];
-            uv_timer_stop(&c->retry);
+            if (c->waiting)
+                wheel_remove(mn, c);
             c->waiting = false;
             if (engine_close(mn->en, c->ep, c->idx, code, reason) == 0)
                 n++;
@@ -574,11 +571,6 @@ void mon_shutdown(struct mon *mn)
     for (size_t i = 0; i < mn->n_eps; i++) {
         if (mn->eps[i].has_health && !uv_is_closing((uv_handle_t *)&mn->eps[i].health))
             uv_close((uv_handle_t *)&mn->eps[i].health, NULL);
-        for (size_t k = 0; k < mn->eps[i].n; k++) {
-            struct mconn *c = &mn->eps[i].conns[k];
-            if (c->retry_init && !uv_is_closing((uv_handle_t *)&c->retry))
-                uv_close((uv_handle_t *)&c->retry, NULL);
-        }
     }
     if (mn->wheel_timer.loop && !uv_is_closing((uv_handle_t *)&mn->wheel_timer))
         uv_close((uv_handle_t *)&mn->wheel_timer, NULL);

@@ -1748,8 +1748,7 @@ static void test_backends_ignore_before_tcp(void **state)
     struct diag_verdict v;
 
     (void)state;
-    memset(&c, 0, sizeof(c));
-    model_attempt_init(&c.cur);
+    model_conn_init(&c);
     c.hist = ends;
     c.hist[0] = (struct model_end){.seq = 1,
                                    .t_end_us = 1000,
