@@ -79,6 +79,7 @@ struct conn {
     uv_timer_t deadline;
     enum deadline dl;
     uint64_t dl_at_ms, pong_at_ms;
+    uint64_t armed_at_ms; /* when the timer fires (0: stopped); it may fire for nothing */
     bool timers_init;
 
     bool want_send, want_ping, want_close;
@@ -224,18 +225,20 @@ static void sockaddr_str(const struct sockaddr_storage *ss, char *out, size_t le
 
 static void on_deadline(uv_timer_t *t);
 
-/* (Re)arm the connection's timer for the earlier of its deadlines, or stop it. */
+/* Arm the connection's timer for the earlier of its deadlines. Lazily: a timer already set
+ * to fire no later is left alone (it fires, finds nothing due and re-arms), so a ping
+ * answered in time costs no timer operation (10,000 pings a second: two heap updates each
+ * otherwise). */
 static void timer_arm(struct conn *c)
 {
     uint64_t at = c->dl != DL_NONE ? c->dl_at_ms : 0, now;
 
     if (c->pong_at_ms && (!at || c->pong_at_ms < at))
         at = c->pong_at_ms;
-    if (!at) {
-        uv_timer_stop(&c->deadline);
+    if (!at || (c->armed_at_ms && c->armed_at_ms <= at))
         return;
-    }
     now = uv_now(c->en->loop);
+    c->armed_at_ms = at > now ? at : now;
     uv_timer_start(&c->deadline, on_deadline, at > now ? at - now : 0, 0);
 }
 
@@ -263,6 +266,7 @@ static void timers_stop(struct conn *c)
     if (!c->timers_init)
         return;
     uv_timer_stop(&c->deadline);
+    c->armed_at_ms = 0;
     c->dl = DL_NONE;
     c->pong_at_ms = 0;
 }
@@ -452,6 +456,7 @@ static void on_deadline(uv_timer_t *t)
     bool pong_due = c->pong_at_ms && now >= c->pong_at_ms;
     bool dl_due = c->dl != DL_NONE && now >= c->dl_at_ms;
 
+    c->armed_at_ms = 0;
     if (!c->active)
         return;
     if (pong_due && (!dl_due || c->pong_at_ms <= c->dl_at_ms)) {
@@ -459,7 +464,7 @@ static void on_deadline(uv_timer_t *t)
         end_simple(c, EVT_CAUSE_PING_TIMEOUT, EVT_BY_TIMEOUT, 1006, "no pong", true);
         return;
     }
-    if (!dl_due) { /* early (cannot happen with uv's timers), or a deadline since moved */
+    if (!dl_due) { /* nothing due (armed lazily for an earlier deadline since cleared) */
         timer_arm(c);
         return;
     }
