@@ -333,8 +333,8 @@ static void on_event(void *ud, const struct evt *e, const struct model *m)
 {
     struct tui *t = ud;
 
-    (void)e;
     (void)m;
+    vm_note(t->vm, e); /* the next frame reads only the endpoints that changed */
     t->dirty = true;
 }
 
@@ -1192,6 +1192,11 @@ struct tui *tui_new(uv_loop_t *loop, struct mon *mn, const struct tui_opts *o, c
     if (mon_add_sink(mn, on_event, t) < 0)
         /* no sink left: the timer still draws once a second */
         message(t, "too many sinks: the screen updates once a second");
+    /* ncurses 6.4 flushes its output at every cursor movement until the first endwin(): a
+     * frame went out as one write(2) per run of changed cells, dozens for a whole screen (a key
+     * that changes the view), each waking the terminal. Suspended once before the first frame,
+     * it buffers a frame into one write; the first doupdate() resumes, as after SIGWINCH. */
+    endwin();
     redraw(t);
     return t;
 

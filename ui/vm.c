@@ -41,14 +41,31 @@ struct sortkey {
     uint32_t ep;
     int rank; /* worst state: 0 CLOSED, 1 CONNECTING, 2 CLOSING, 3 OPEN */
     const char *name;
-    int64_t rtt_us;
+    int64_t rtt_us; /* the slowest connection's median; -1 without (kept under the RTT sort) */
     uint64_t recon;
+};
+
+/* Per endpoint, as the last vm_update() found it: its sort keys, what the header counts, and
+ * whether it passes the table's filter. */
+struct epstate {
+    struct sortkey k;
+    int state;  /* readyState of the connection that stands for it (the worst) */
+    bool pass;  /* its name contains the table filter */
+    bool moved; /* a key of the order's sort changed since the order was made */
+    bool dirty; /* named by vm_note() since the last vm_update() */
+};
+
+/* A connection's RTT median, taken again only when its sparkline changed. */
+struct rttmemo {
+    uint32_t n_spark, last; /* the sparkline it was taken from: samples ever added, newest */
+    int64_t med_us;         /* -1 without samples */
 };
 
 /* Message counters at the last rate snapshot, and the rates then taken. */
 struct rate {
     uint64_t in, out;
     double rin, rout;
+    bool listed; /* in rate_todo */
 };
 
 struct vm {
@@ -63,10 +80,32 @@ struct vm {
     size_t *conn_base; /* index of endpoint i's first connection in rates */
     uint8_t *expanded;
 
+    /* every endpoint in the order of v->sort, filtered or not; repaired at each vm_update()
+     * for the endpoints whose key changed, sorted again only when the sort or the shape did */
+    struct epstate *es;    /* per endpoint */
+    struct sortkey *order; /* n_eps entries, sorted */
+    struct sortkey *moved; /* scratch for the endpoints that move */
+    struct rttmemo *rtt;   /* per connection (conn_base) */
+    uint32_t *dirty;       /* endpoints vm_note() named since the last vm_update() */
+    size_t n_dirty;
+    bool rows_ok;  /* rows are those of order, filter and expanded as they are */
+    bool fed;      /* vm_note() is called for every event: read only those */
+    bool read_all; /* read every endpoint at the next vm_update() */
+    bool order_ok; /* order is sorted for order_sort with the keys in es */
+    enum vm_sort order_sort;
+    char order_filter[FILTER_MAX]; /* the filter es[].pass was taken for */
+    bool filter_ok;
+    const struct model *seen_m; /* the model of the last vm_update() */
+    const struct cfg *seen_cfg; /* the configuration hdr_insecure was taken from */
+    int64_t seen_mono_us;
+    /* the header's figures, over all endpoints, as of the last vm_update() of seen_m */
+    size_t hdr_counts[4];
+    uint64_t hdr_recon;
+    bool hdr_insecure;
+
     /* rows */
     struct key *rows;
     size_t n_rows, cap_rows;
-    struct sortkey *sk;
     size_t sel, top;
     struct key sel_key;
     bool have_sel;
@@ -75,6 +114,10 @@ struct vm {
     struct rate *rates;
     int64_t rate_t_us;
     bool rate_init;
+    /* when fed (vm_note), the connections whose rates the next snapshot takes again: those
+     * with messages since the last one, and those whose rate was not 0 */
+    uint32_t *rate_todo;
+    size_t n_rate_todo;
 
     /* log: the absolute index (entries ever appended) of its bottom line, or follow */
     bool log_follow;
@@ -785,8 +828,13 @@ void vm_free(struct vm *v)
     free(v->conn_base);
     free(v->expanded);
     free(v->rows);
-    free(v->sk);
+    free(v->es);
+    free(v->dirty);
+    free(v->order);
+    free(v->moved);
+    free(v->rtt);
     free(v->rates);
+    free(v->rate_todo);
     free(v->scr.line);
     free(v->rowbuf);
     free(v->body);
@@ -965,6 +1013,7 @@ void vm_expand(struct vm *v, uint32_t ep, int how)
     if (ep >= v->n_eps)
         return;
     v->expanded[ep] = how < 0 ? !v->expanded[ep] : how > 0;
+    v->rows_ok = false;
     if (!v->expanded[ep] && v->sel_key.ep == ep)
         v->sel_key.conn = -1;
 }
@@ -1015,6 +1064,16 @@ void vm_message(struct vm *v, const char *text, int64_t until_us)
 
 /* ---- vm_update: shape, rates, order ------------------------------------------------------ */
 
+/* Nothing remembered of a connection's RTT median holds any more. */
+static void rtt_forget(struct vm *v)
+{
+    for (size_t i = 0; i < v->n_conns; i++) {
+        v->rtt[i].n_spark = UINT32_MAX;
+        v->rtt[i].last = 0;
+        v->rtt[i].med_us = -1;
+    }
+}
+
 static void reshape(struct vm *v, const struct model *m)
 {
     size_t total = 0;
@@ -1025,7 +1084,11 @@ static void reshape(struct vm *v, const struct model *m)
         return;
     free(v->conn_base);
     free(v->expanded);
-    free(v->sk);
+    free(v->es);
+    free(v->dirty);
+    free(v->order);
+    free(v->moved);
+    free(v->rtt);
     free(v->rates);
     free(v->idle_cut);
     free(v->idle_gen);
@@ -1035,14 +1098,59 @@ static void reshape(struct vm *v, const struct model *m)
     v->n_conns = total;
     v->conn_base = xcalloc(m->n_eps + 1, sizeof(*v->conn_base));
     v->expanded = xcalloc(m->n_eps + 1, 1);
-    v->sk = xcalloc(m->n_eps + 1, sizeof(*v->sk));
+    v->es = xcalloc(m->n_eps + 1, sizeof(*v->es));
+    v->dirty = xcalloc(m->n_eps + 1, sizeof(*v->dirty));
+    v->n_dirty = 0;
+    v->order = xcalloc(m->n_eps + 1, sizeof(*v->order));
+    v->moved = xcalloc(m->n_eps + 1, sizeof(*v->moved));
+    v->rtt = xcalloc(total + 1, sizeof(*v->rtt));
     v->rates = xcalloc(total + 1, sizeof(*v->rates));
+    free(v->rate_todo);
+    v->rate_todo = xcalloc(total + 1, sizeof(*v->rate_todo));
+    v->n_rate_todo = 0;
     total = 0;
     for (size_t i = 0; i < m->n_eps; i++) {
         v->conn_base[i] = total;
         total += m->eps[i].n_conns;
+        v->es[i].k.ep = (uint32_t)i;
+        v->es[i].k.rtt_us = -1;
     }
+    v->conn_base[m->n_eps] = total;
+    rtt_forget(v);
     v->rate_init = false;
+    v->order_ok = false;
+    v->filter_ok = false;
+    v->rows_ok = false;
+    v->seen_cfg = NULL;
+}
+
+/* A connection's rate over dt us, and its counters for the next snapshot. */
+static void take_rate(struct rate *r, const struct model_conn *c, int64_t dt, bool take)
+{
+    if (take) {
+        r->rin = c->msgs_in >= r->in ? (double)(c->msgs_in - r->in) * 1e6 / (double)dt : 0;
+        r->rout = c->msgs_out >= r->out ? (double)(c->msgs_out - r->out) * 1e6 / (double)dt : 0;
+    }
+    r->in = c->msgs_in;
+    r->out = c->msgs_out;
+}
+
+/* The endpoint that holds connection idx (conn_base is ascending). */
+static size_t conn_ep(const struct vm *v, size_t idx)
+{
+    size_t ep = 0, lo = 0, hi = v->n_eps;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (v->conn_base[mid] <= idx) {
+            ep = mid;
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return ep;
 }
 
 static void update_rates(struct vm *v, const struct vm_in *in)
@@ -1057,18 +1165,37 @@ static void update_rates(struct vm *v, const struct vm_in *in)
 
     if (v->rate_init && !take)
         return;
-    for (size_t i = 0; i < m->n_eps; i++) {
-        for (size_t k = 0; k < m->eps[i].n_conns; k++) {
-            const struct model_conn *c = &m->eps[i].conns[k];
-            struct rate *r = &v->rates[v->conn_base[i] + k];
+    if (take && v->fed) {
+        /* only the counters of the connections listed can have moved (vm_note saw their
+         * EVT_MSG), and only their rates can be other than 0 */
+        size_t n = v->n_rate_todo;
 
-            if (take) {
-                r->rin = c->msgs_in >= r->in ? (double)(c->msgs_in - r->in) * 1e6 / (double)dt : 0;
-                r->rout =
-                    c->msgs_out >= r->out ? (double)(c->msgs_out - r->out) * 1e6 / (double)dt : 0;
+        v->n_rate_todo = 0;
+        for (size_t j = 0; j < n; j++) {
+            uint32_t idx = v->rate_todo[j];
+            struct rate *r = &v->rates[idx];
+            size_t ep = conn_ep(v, idx);
+
+            take_rate(r, &m->eps[ep].conns[idx - v->conn_base[ep]], dt, true);
+            r->listed = r->rin != 0 || r->rout != 0;
+            if (r->listed)
+                v->rate_todo[v->n_rate_todo++] = idx;
+        }
+    } else {
+        for (size_t i = 0; i < m->n_eps; i++) {
+            for (size_t k = 0; k < m->eps[i].n_conns; k++) {
+                struct rate *r = &v->rates[v->conn_base[i] + k];
+
+                take_rate(r, &m->eps[i].conns[k], dt, take);
+                r->listed = false;
             }
-            r->in = c->msgs_in;
-            r->out = c->msgs_out;
+        }
+        v->n_rate_todo = 0;
+        for (size_t i = 0; v->fed && i < v->n_conns; i++) {
+            if (v->rates[i].rin != 0 || v->rates[i].rout != 0) {
+                v->rates[i].listed = true;
+                v->rate_todo[v->n_rate_todo++] = (uint32_t)i;
+            }
         }
     }
     v->rate_t_us = in->now_mono_us;
@@ -1123,6 +1250,83 @@ static int cmp_sk_recon(const void *x, const void *y)
     return cmp_name(a, b);
 }
 
+/* Each a total order (the endpoint's index decides last), so a repaired order is the one a
+ * full sort gives. */
+static int (*const sort_cmp[VM_SORT_COUNT])(const void *, const void *) = {
+    [VM_SORT_NAME] = cmp_sk_name,
+    [VM_SORT_STATE] = cmp_sk_state,
+    [VM_SORT_RTT] = cmp_sk_rtt,
+    [VM_SORT_RECON] = cmp_sk_recon,
+};
+
+/* The order from scratch: every endpoint with its keys now. */
+static void order_sort(struct vm *v)
+{
+    for (size_t i = 0; i < v->n_eps; i++) {
+        v->order[i] = v->es[i].k;
+        v->es[i].moved = false;
+    }
+    qsort(v->order, v->n_eps, sizeof(*v->order), sort_cmp[v->sort]);
+    v->order_ok = true;
+    v->order_sort = v->sort;
+}
+
+/* The order again after n_moved endpoints' keys changed: take those out (the rest stay in
+ * order), sort them, and merge the two runs. O(n + k log k) for k moved of n. */
+static void order_repair(struct vm *v, size_t n_moved)
+{
+    int (*cmp)(const void *, const void *) = sort_cmp[v->sort];
+    size_t kept = 0, k = 0, o = v->n_eps;
+
+    if (n_moved > v->n_eps / 4) {
+        order_sort(v);
+        return;
+    }
+    for (size_t i = 0; i < v->n_eps; i++) {
+        struct epstate *s = &v->es[v->order[i].ep];
+
+        if (s->moved) {
+            v->moved[k++] = s->k;
+            s->moved = false;
+        } else {
+            v->order[kept++] = v->order[i];
+        }
+    }
+    qsort(v->moved, k, sizeof(*v->moved), cmp);
+    while (k > 0) {
+        if (kept > 0 && cmp(&v->order[kept - 1], &v->moved[k - 1]) > 0)
+            v->order[--o] = v->order[--kept];
+        else
+            v->order[--o] = v->moved[--k];
+    }
+}
+
+/* A connection's RTT median (its sparkline's), taken again only when a sample came. */
+static int64_t conn_rtt(struct vm *v, size_t idx, const struct model_conn *c)
+{
+    struct rttmemo *r = &v->rtt[idx];
+    uint32_t last = c->n_spark ? c->spark[(c->n_spark - 1) % MODEL_SPARK] : 0;
+
+    if (r->n_spark != c->n_spark || r->last != last) {
+        r->n_spark = c->n_spark;
+        r->last = last;
+        r->med_us = model_conn_rtt_median_us(c);
+    }
+    return r->med_us;
+}
+
+/* Whether an endpoint's name contains the table filter f (not empty). */
+static bool name_passes(const char *name, uint32_t ep, const char *f)
+{
+    char nb[32];
+
+    if (!name) {
+        snprintf(nb, sizeof(nb), "#%" PRIu32, ep);
+        name = nb;
+    }
+    return strcasestr(name, f) != NULL;
+}
+
 static void push_row(struct vm *v, uint32_t ep, int32_t conn)
 {
     if (v->n_rows == v->cap_rows) {
@@ -1134,78 +1338,188 @@ static void push_row(struct vm *v, uint32_t ep, int32_t conn)
     v->n_rows++;
 }
 
+/* Endpoint i read again: its keys (marked moved when the order's key changed, unless the
+ * whole order is sorted again anyway) and its part of the header's figures. Reads only the
+ * few fields of each connection that these need. Returns whether it moved. */
+static bool read_ep(struct vm *v, const struct vm_in *in, size_t i, bool resort)
+{
+    const struct model_ep *e = &in->m->eps[i];
+    struct epstate *s = &v->es[i];
+    const char *name = ep_raw_name(in, (uint32_t)i);
+    int rank = 4, state = 0;
+    uint64_t recon = 0;
+    int64_t rtt_us = -1;
+    bool rtt = v->sort == VM_SORT_RTT, moved = false;
+
+    for (size_t k = 0; k < e->n_conns; k++) {
+        const struct model_conn *c = &e->conns[k];
+        int r = conn_rank(c);
+
+        if (r < rank) {
+            rank = r;
+            state = conn_state(c);
+        }
+        recon += conn_recon(c);
+        if (rtt) {
+            int64_t med = conn_rtt(v, v->conn_base[i] + k, c);
+
+            if (med > rtt_us)
+                rtt_us = med;
+        }
+    }
+    if (rank == 4)
+        rank = 1; /* no connection: as ep_sum() has it */
+    if (name != s->k.name) {
+        s->k.name = name;
+        s->pass = !v->filter[0][0] || name_passes(name, (uint32_t)i, v->filter[0]);
+        moved = true;
+    }
+    switch (v->sort) {
+    case VM_SORT_STATE:
+        moved = moved || rank != s->k.rank;
+        break;
+    case VM_SORT_RTT:
+        moved = moved || rtt_us != s->k.rtt_us;
+        break;
+    case VM_SORT_RECON:
+        moved = moved || recon != s->k.recon;
+        break;
+    default:
+        break;
+    }
+    v->hdr_counts[s->state & 3]--;
+    v->hdr_recon -= s->k.recon;
+    s->k.rank = rank;
+    s->k.recon = recon;
+    if (rtt)
+        s->k.rtt_us = rtt_us;
+    s->state = state;
+    v->hdr_counts[state & 3]++;
+    v->hdr_recon += recon;
+    if (!moved || resort || s->moved)
+        return false;
+    s->moved = true;
+    return true;
+}
+
+void vm_note(struct vm *v, const struct evt *e)
+{
+    v->fed = true;
+    if (e->ep == EVT_EP_NONE)
+        return; /* a global marker: no endpoint changed */
+    if (e->ep >= v->n_eps || !v->es || e->conn >= v->conn_base[e->ep + 1] - v->conn_base[e->ep]) {
+        /* a model vm_update() has not seen yet */
+        v->read_all = true;
+        v->rate_init = false;
+        return;
+    }
+    switch (e->kind) {
+    case EVT_MSG: {
+        /* messages move the message counters, and nothing else read here */
+        uint32_t idx = (uint32_t)(v->conn_base[e->ep] + e->conn);
+
+        if (!v->rates[idx].listed) {
+            v->rates[idx].listed = true;
+            v->rate_todo[v->n_rate_todo++] = idx;
+        }
+        return;
+    }
+    case EVT_PING:
+        return; /* a ping sent changes no state and no sort key */
+    case EVT_PONG:
+        if (v->sort != VM_SORT_RTT)
+            return; /* an RTT sample: only the RTT sort reads it (a new sort reads all) */
+        break;
+    default:
+        break;
+    }
+    if (!v->es[e->ep].dirty) {
+        v->es[e->ep].dirty = true;
+        v->dirty[v->n_dirty++] = e->ep;
+    }
+}
+
 void vm_update(struct vm *v, const struct vm_in *in)
 {
     const struct model *m = in->m;
-    const char *f = v->filter[0];
-    size_t n = 0;
+    size_t n_moved = 0;
+    bool resort;
 
     if (!m) {
         v->n_rows = 0;
         v->have_sel = false;
+        v->seen_m = NULL;
         return;
     }
-    reshape(v, m);
+    if (m != v->seen_m || m->n_eps != v->n_eps || in->now_mono_us < v->seen_mono_us) {
+        /* another model, or a replay that started again: what was remembered does not hold */
+        reshape(v, m);
+        rtt_forget(v);
+        v->order_ok = false;
+        v->read_all = true;
+        v->rate_init = false;
+        v->rows_ok = false;
+    }
+    v->seen_m = m;
+    v->seen_mono_us = in->now_mono_us;
+    if (in->cfg != v->seen_cfg) {
+        v->seen_cfg = in->cfg;
+        v->hdr_insecure = false;
+        for (size_t i = 0; in->cfg && i < in->cfg->n_eps && i < m->n_eps; i++)
+            v->hdr_insecure = v->hdr_insecure || in->cfg->eps[i].insecure;
+    }
     update_rates(v, in);
     v->replay = in->replay != NULL;
     if (++v->gen == 0)
         v->gen = 1;
 
-    for (size_t i = 0; i < m->n_eps; i++) {
-        struct sortkey *k = &v->sk[n];
-        struct epsum s;
+    /* the endpoints to read again: those vm_note() named, else all */
+    resort = !v->order_ok || v->order_sort != v->sort;
+    if (!v->fed || v->read_all || resort) {
+        for (size_t i = 0; i < v->n_eps; i++)
+            n_moved += read_ep(v, in, i, resort);
+        /* the figures from scratch (read_ep's running ones assume they were right before) */
+        memset(v->hdr_counts, 0, sizeof(v->hdr_counts));
+        v->hdr_recon = 0;
+        for (size_t i = 0; i < v->n_eps; i++) {
+            v->hdr_counts[v->es[i].state & 3]++;
+            v->hdr_recon += v->es[i].k.recon;
+        }
+        v->read_all = false;
+    } else {
+        for (size_t j = 0; j < v->n_dirty; j++)
+            n_moved += read_ep(v, in, v->dirty[j], resort);
+    }
+    for (size_t j = 0; j < v->n_dirty; j++)
+        v->es[v->dirty[j]].dirty = false;
+    v->n_dirty = 0;
+    /* a new filter: names only, no model */
+    if (!v->filter_ok || strcmp(v->order_filter, v->filter[0]) != 0) {
+        v->rows_ok = false;
+        for (size_t i = 0; i < v->n_eps; i++)
+            v->es[i].pass =
+                !v->filter[0][0] || name_passes(v->es[i].k.name, (uint32_t)i, v->filter[0]);
+        snprintf(v->order_filter, sizeof(v->order_filter), "%s", v->filter[0]);
+        v->filter_ok = true;
+    }
+    if (resort)
+        order_sort(v);
+    else if (n_moved)
+        order_repair(v, n_moved);
 
-        k->ep = (uint32_t)i;
-        k->name = ep_raw_name(in, (uint32_t)i);
-        if (*f) {
-            char nb[32];
-            const char *nm = k->name;
+    if (resort || n_moved || !v->rows_ok) {
+        v->n_rows = 0;
+        for (size_t i = 0; i < v->n_eps; i++) {
+            uint32_t ep = v->order[i].ep;
 
-            if (!nm) {
-                snprintf(nb, sizeof(nb), "#%zu", i);
-                nm = nb;
-            }
-            if (!strcasestr(nm, f))
+            if (!v->es[ep].pass)
                 continue;
+            push_row(v, ep, -1);
+            if (v->expanded[ep] && m->eps[ep].n_conns > 1)
+                for (size_t c = 0; c < m->eps[ep].n_conns; c++)
+                    push_row(v, ep, (int32_t)c);
         }
-        if (v->sort != VM_SORT_NAME) {
-            ep_sum(&m->eps[i], &s);
-            k->rank = s.rank;
-            k->recon = s.recon;
-            k->rtt_us = -1;
-            if (v->sort == VM_SORT_RTT) {
-                for (size_t c = 0; c < m->eps[i].n_conns; c++) {
-                    int64_t med = model_conn_rtt_median_us(&m->eps[i].conns[c]);
-
-                    if (med > k->rtt_us)
-                        k->rtt_us = med;
-                }
-            }
-        }
-        n++;
-    }
-    switch (v->sort) {
-    case VM_SORT_STATE:
-        qsort(v->sk, n, sizeof(*v->sk), cmp_sk_state);
-        break;
-    case VM_SORT_RTT:
-        qsort(v->sk, n, sizeof(*v->sk), cmp_sk_rtt);
-        break;
-    case VM_SORT_RECON:
-        qsort(v->sk, n, sizeof(*v->sk), cmp_sk_recon);
-        break;
-    default:
-        qsort(v->sk, n, sizeof(*v->sk), cmp_sk_name);
-        break;
-    }
-    v->n_rows = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint32_t ep = v->sk[i].ep;
-
-        push_row(v, ep, -1);
-        if (v->expanded[ep] && m->eps[ep].n_conns > 1)
-            for (size_t c = 0; c < m->eps[ep].n_conns; c++)
-                push_row(v, ep, (int32_t)c);
+        v->rows_ok = true;
     }
 
     /* the selection follows its row */
@@ -2771,14 +3085,21 @@ static void build_header(struct vm *v, const struct vm_in *in, struct vm_line *l
     bool insecure = false;
     int tw;
 
-    for (size_t i = 0; i < n; i++) {
-        struct epsum sum;
+    if (in->m && in->m == v->seen_m && in->cfg == v->seen_cfg && n == v->n_eps) {
+        /* counted by the last vm_update(), in its pass over every endpoint */
+        memcpy(counts, v->hdr_counts, sizeof(counts));
+        recon = v->hdr_recon;
+        insecure = v->hdr_insecure;
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            struct epsum sum;
 
-        ep_sum(&in->m->eps[i], &sum);
-        counts[conn_state(&in->m->eps[i].conns[sum.rep]) & 3]++;
-        recon += sum.recon;
-        if (in->cfg && i < in->cfg->n_eps && in->cfg->eps[i].insecure)
-            insecure = true;
+            ep_sum(&in->m->eps[i], &sum);
+            counts[conn_state(&in->m->eps[i].conns[sum.rep]) & 3]++;
+            recon += sum.recon;
+            if (in->cfg && i < in->cfg->n_eps && in->cfg->eps[i].insecure)
+                insecure = true;
+        }
     }
     fmt_tod(v, in->now_wall_us, false, t, sizeof(t));
     {

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 struct cfg;
+struct evt;
 struct model;
 struct vm;
 
@@ -141,6 +142,11 @@ void vm_free(struct vm *v);
 /* Recompute the filtered, sorted list of rows and the message rates from the model. Call once
  * per frame before vm_rows()/vm_build(), and after the model changed shape. */
 void vm_update(struct vm *v, const struct vm_in *in);
+/* The model just applied e. A caller that says so for every event applied to its model (a
+ * sink) lets vm_update() read again only the endpoints those events name, instead of every
+ * endpoint each frame; one that never calls it gets the full reading. A new model (another
+ * vm_in.m) is read whole once. Endpoint names are taken as fixed for one model. */
+void vm_note(struct vm *v, const struct evt *e);
 
 void vm_set_sort(struct vm *v, enum vm_sort s);
 enum vm_sort vm_sort(const struct vm *v);

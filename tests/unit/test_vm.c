@@ -35,6 +35,7 @@ struct world {
     const char **names;
     size_t n;
     struct vm_in in;
+    struct vm *fed; /* told of every event (vm_note), as the dashboard's vm is; NULL: none */
 };
 
 /* n endpoints named by names[i] (NULL: from the URL), URLs ws://host-i.example/ (or urls[i]). */
@@ -105,6 +106,8 @@ static struct evt mk(enum evt_kind k, uint32_t ep, uint32_t conn, uint32_t attem
 static void put(struct world *w, const struct evt *e)
 {
     assert_int_equal(model_apply(w->m, e), 0);
+    if (w->fed)
+        vm_note(w->fed, e);
 }
 
 static void ev(struct world *w, enum evt_kind k, uint32_t ep, uint32_t conn, uint32_t att,
@@ -314,6 +317,13 @@ static size_t rows_at(struct vm *v, struct world *w, int width, int height, stru
     vm_layout(width, &l);
     return vm_rows(v, &w->in, &l, height, out);
 }
+
+#define ORDER_MAX 600
+
+struct key_pair {
+    uint32_t ep;
+    int conn;
+};
 
 static const struct vm_row *row_of(const struct vm_row *rows, size_t n, uint32_t ep)
 {
@@ -765,6 +775,463 @@ static void t_window_1000(void **st)
     clock_gettime(CLOCK_MONOTONIC, &t1);
     us = ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec)) / 1e3 / 10;
     printf("# 1000 endpoints: the %d visible rows built in %.0f us\n", H, us);
+    check_screen(s, 200, false);
+    vm_free(v);
+    world_fini(&w);
+    free(names);
+}
+
+/* ---- the order kept between frames (repaired, not sorted again) ----------------------- */
+
+/* The table's rows, in order, as (ep, conn) pairs; at most max. */
+static size_t order_of(struct vm *v, struct world *w, struct key_pair *out, size_t max)
+{
+    static struct vm_row rows[ORDER_MAX];
+    struct vm_layout l;
+    size_t n;
+
+    vm_update(v, &w->in);
+    vm_layout(80, &l);
+    assert_true(vm_nrows(v) <= ORDER_MAX);
+    n = vm_rows(v, &w->in, &l, ORDER_MAX, rows);
+    assert_int_equal(n, vm_nrows(v));
+    for (size_t i = 0; i < n && i < max; i++) {
+        out[i].ep = rows[i].ep;
+        out[i].conn = rows[i].conn;
+    }
+    return n;
+}
+
+/* The names of the first n rows, space-separated. */
+static const char *names_of(struct vm *v, struct world *w, size_t n)
+{
+    static struct vm_row rows[16];
+    static char buf[512];
+    size_t k, o = 0;
+
+    assert_true(n <= 16);
+    k = rows_at(v, w, 120, (int)n, rows);
+    buf[0] = '\0';
+    for (size_t i = 0; i < k; i++)
+        o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s%s", i ? " " : "",
+                              rows[i].cell[VM_COL_NAME].text);
+    return buf;
+}
+
+static void t_order_state_change(void **st)
+{
+    static const char *const names[] = {"delta", "alpha", "charlie", "bravo", "echo"};
+    struct world w;
+    struct vm *v = vm_new(NULL);
+    uint32_t ep;
+    int conn;
+
+    (void)st;
+    world_init(&w, 5, names, NULL, NULL);
+    w.fed = v; /* this vm hears every event, as the dashboard's does */
+    for (uint32_t i = 0; i < 5; i++)
+        open_at(&w, i, 0, 1, 1 * S, false);
+    world_now(&w, 2 * S);
+    vm_set_sort(v, VM_SORT_STATE);
+    assert_string_equal(names_of(v, &w, 5), "alpha bravo charlie delta echo");
+    assert_true(vm_select(v, 2, -1)); /* charlie */
+
+    /* charlie: OPEN -> CLOSED goes first (CLOSED, CONNECTING, CLOSING, OPEN) */
+    ev_closed(&w, 2, 0, 1, 3 * S, EVT_CAUSE_EOF, EVT_BY_NETWORK, 1006, NULL);
+    world_now(&w, 3 * S);
+    assert_string_equal(names_of(v, &w, 5), "charlie alpha bravo delta echo");
+    assert_true(vm_selected(v, &ep, &conn)); /* the selection moved with its endpoint */
+    assert_int_equal(ep, 2);
+    assert_int_equal(conn, -1);
+    {
+        static struct vm_row rows[5];
+
+        rows_at(v, &w, 120, 5, rows);
+        assert_true(rows[0].selected);
+        assert_string_equal(rows[0].cell[VM_COL_STATE].text, "CLOSED 3");
+    }
+    /* echo: OPEN -> CLOSING, between the CLOSED and the OPEN ones */
+    {
+        struct evt e = mk(EVT_CLOSING, 4, 0, 1, 3 * S + 10);
+
+        put(&w, &e);
+    }
+    assert_string_equal(names_of(v, &w, 5), "charlie echo alpha bravo delta");
+    /* charlie tries again (CONNECTING), then opens: back to its place by name */
+    ev_attempt(&w, 2, 0, 2, 4 * S, false);
+    world_now(&w, 4 * S);
+    assert_string_equal(names_of(v, &w, 5), "charlie echo alpha bravo delta");
+    ev_closed(&w, 4, 0, 1, 4 * S + 5, EVT_CAUSE_CLOSE_FRAME, EVT_BY_SERVER, 1001, "bye");
+    assert_string_equal(names_of(v, &w, 5), "echo charlie alpha bravo delta");
+    open_at(&w, 2, 0, 3, 5 * S, false);
+    world_now(&w, 6 * S);
+    assert_string_equal(names_of(v, &w, 5), "echo alpha bravo charlie delta");
+    assert_true(vm_selected(v, &ep, NULL));
+    assert_int_equal(ep, 2);
+    /* the header counts every endpoint */
+    assert_true(screen_has(vm_build(v, &w.in, 200, 20), "5 endpoints: 4 open 1 closed"));
+    vm_free(v);
+    world_fini(&w);
+}
+
+static void t_order_rtt_change(void **st)
+{
+    static const char *const names[] = {"a", "b", "c", "d"};
+    static const int conns[] = {1, 2, 1, 1};
+    struct world w;
+    struct vm *v = vm_new(NULL);
+
+    (void)st;
+    world_init(&w, 4, names, NULL, conns);
+    w.fed = v;
+    open_at(&w, 0, 0, 1, 1 * S, false);
+    open_at(&w, 1, 0, 1, 1 * S, false);
+    open_at(&w, 1, 1, 1, 1 * S, false);
+    open_at(&w, 2, 0, 1, 1 * S, false);
+    open_at(&w, 3, 0, 1, 1 * S, false);
+    ev_pong(&w, 0, 0, 1, 2 * S, 3000);
+    ev_pong(&w, 1, 0, 1, 2 * S, 1000);
+    ev_pong(&w, 1, 1, 1, 2 * S, 2000);
+    ev_pong(&w, 2, 0, 1, 2 * S, 5000);
+    world_now(&w, 2 * S);
+    vm_set_sort(v, VM_SORT_RTT); /* slowest first (an endpoint: its slowest connection) */
+    assert_string_equal(names_of(v, &w, 4), "c a b 2/2+ d");
+    assert_true(vm_select(v, 3, -1));
+
+    /* medians move: a's median goes from 3 to 4 ms (3, 4, 5), b's second connection 9 ms */
+    ev_pong(&w, 0, 0, 1, 3 * S, 4000);
+    ev_pong(&w, 0, 0, 1, 3 * S + 1, 5000);
+    ev_pong(&w, 1, 1, 1, 3 * S, 16000);
+    world_now(&w, 3 * S);
+    assert_string_equal(names_of(v, &w, 4), "b 2/2+ c a d");
+    /* d gets its first sample: no longer last */
+    ev_pong(&w, 3, 0, 1, 4 * S, 4500);
+    world_now(&w, 4 * S);
+    assert_string_equal(names_of(v, &w, 4), "b 2/2+ c d a");
+    /* equal medians: by name */
+    ev_pong(&w, 2, 0, 1, 5 * S, 4000);
+    ev_pong(&w, 2, 0, 1, 5 * S + 1, 4000);
+    ev_pong(&w, 3, 0, 1, 5 * S + 2, 4000);
+    ev_pong(&w, 3, 0, 1, 5 * S + 3, 4000);
+    world_now(&w, 5 * S);
+    assert_string_equal(names_of(v, &w, 4), "b 2/2+ a c d");
+    {
+        uint32_t ep;
+
+        assert_true(vm_selected(v, &ep, NULL));
+        assert_int_equal(ep, 3);
+    }
+    /* a sort that changes later still sees every sample (they were not read under the name sort) */
+    vm_set_sort(v, VM_SORT_NAME);
+    assert_string_equal(names_of(v, &w, 4), "a b 2/2+ c d");
+    ev_pong(&w, 2, 0, 1, 6 * S, 90000);
+    ev_pong(&w, 2, 0, 1, 6 * S + 1, 90000);
+    ev_pong(&w, 2, 0, 1, 6 * S + 2, 90000);
+    world_now(&w, 6 * S);
+    assert_string_equal(names_of(v, &w, 4), "a b 2/2+ c d");
+    vm_set_sort(v, VM_SORT_RTT);
+    assert_string_equal(names_of(v, &w, 4), "c b 2/2+ a d");
+    vm_free(v);
+    world_fini(&w);
+}
+
+static void t_order_filter(void **st)
+{
+    static const char *const names[] = {"web-1", "api-1", "web-2", "api-2", "web-3"};
+    struct world w;
+    struct vm *v = vm_new(NULL);
+    uint32_t ep;
+
+    (void)st;
+    world_init(&w, 5, names, NULL, NULL);
+    w.fed = v;
+    for (uint32_t i = 0; i < 5; i++)
+        open_at(&w, i, 0, 1, 1 * S, false);
+    world_now(&w, 2 * S);
+    vm_set_sort(v, VM_SORT_STATE);
+    vm_set_filter(v, VM_PANE_TABLE, "WEB");
+    assert_string_equal(names_of(v, &w, 5), "web-1 web-2 web-3");
+    assert_true(vm_select(v, 4, -1)); /* web-3 */
+    /* a change outside the filter: the rows stay */
+    ev_closed(&w, 1, 0, 1, 3 * S, EVT_CAUSE_EOF, EVT_BY_NETWORK, 1006, NULL);
+    world_now(&w, 3 * S);
+    assert_string_equal(names_of(v, &w, 5), "web-1 web-2 web-3");
+    /* inside: web-3 goes first, still selected */
+    ev_closed(&w, 4, 0, 1, 3 * S, EVT_CAUSE_EOF, EVT_BY_NETWORK, 1006, NULL);
+    assert_string_equal(names_of(v, &w, 5), "web-3 web-1 web-2");
+    assert_true(vm_selected(v, &ep, NULL));
+    assert_int_equal(ep, 4);
+    /* the filter changes: api-1 (closed) first among the api ones; the changes made under
+     * the other filter count */
+    vm_set_filter(v, VM_PANE_TABLE, "api");
+    assert_string_equal(names_of(v, &w, 5), "api-1 api-2");
+    vm_set_filter(v, VM_PANE_TABLE, "");
+    assert_string_equal(names_of(v, &w, 5), "api-1 web-3 api-2 web-1 web-2");
+    assert_true(vm_selected(v, &ep, NULL)); /* web-3 was filtered out meanwhile: not kept */
+    vm_free(v);
+    world_fini(&w);
+}
+
+/* Random events, sorts, filters, expansions and selections; after each round the table of a
+ * vm that lives through all of it (fed by vm_note, and one that is not) is the one a new vm
+ * builds from scratch, and the two live ones draw the same screen. */
+static void t_order_oracle(void **st)
+{
+    enum { N = 150, ROUNDS = 400 };
+    static char namebuf[N][16];
+    static const char *names[N];
+    static int conns[N];
+    static uint32_t att[N][3];
+    static int state[N][3]; /* 0 none/closed, 1 connecting, 2 open, 3 closing */
+    static bool expanded[N];
+    static struct key_pair a[ORDER_MAX], b[ORDER_MAX], c[ORDER_MAX];
+    static const char *const filters[] = {"", "1", "EP0", "x", "dup"};
+    struct world w;
+    struct vm *vf = vm_new(NULL), *vu = vm_new(NULL);
+    unsigned seed = 12345;
+    int64_t t = 1 * S;
+    enum vm_sort sort = VM_SORT_NAME;
+    const char *filter = "";
+
+    (void)st;
+    for (int i = 0; i < N; i++) {
+        /* duplicates and names that differ only in case, and some from the URL */
+        if (i % 11 == 0)
+            snprintf(namebuf[i], sizeof(namebuf[i]), "dup");
+        else
+            snprintf(namebuf[i], sizeof(namebuf[i]), i % 3 ? "ep%03d" : "EP%03d", i % 40);
+        names[i] = i % 17 == 5 ? NULL : namebuf[i];
+        conns[i] = i % 7 == 0 ? 3 : 1;
+    }
+    world_init(&w, N, names, NULL, conns);
+    w.fed = vf;
+#define RND() (seed = seed * 1103515245u + 12345u, (seed >> 16) & 0x7fff)
+    for (int r = 0; r < ROUNDS; r++) {
+        int nev = (int)(RND() % (r < 5 ? 200 : 12));
+        uint32_t sel_ep = 0;
+        int sel_conn = 0;
+        bool had_sel;
+        size_t na, nb, nc;
+        struct vm *fresh;
+
+        for (int k = 0; k < nev; k++) {
+            uint32_t ep = (uint32_t)(RND() % N), cn = (uint32_t)(RND() % (unsigned)conns[ep]);
+            int *s = &state[ep][cn];
+
+            t += 1000;
+            switch (*s) {
+            case 0:
+                ev_attempt(&w, ep, cn, ++att[ep][cn], t, false);
+                *s = 1;
+                break;
+            case 1:
+                if (RND() % 3) {
+                    ev_tcp(&w, ep, cn, att[ep][cn], t);
+                    ev(&w, EVT_OPEN, ep, cn, att[ep][cn], t + 1);
+                    *s = 2;
+                } else {
+                    ev_closed(&w, ep, cn, att[ep][cn], t, EVT_CAUSE_REFUSED, EVT_BY_NETWORK, 1006,
+                              NULL);
+                    *s = 0;
+                }
+                break;
+            case 2:
+                switch (RND() % 6) {
+                case 0:
+                    ev_closed(&w, ep, cn, att[ep][cn], t, EVT_CAUSE_EOF, EVT_BY_NETWORK, 1006,
+                              NULL);
+                    *s = 0;
+                    break;
+                case 1: {
+                    struct evt e = mk(EVT_CLOSING, ep, cn, att[ep][cn], t);
+
+                    put(&w, &e);
+                    *s = 3;
+                    break;
+                }
+                case 2:
+                    ev_msg(&w, ep, cn, att[ep][cn], t, RND() % 2);
+                    break;
+                default:
+                    ev_pong(&w, ep, cn, att[ep][cn], t, 500 + (uint32_t)(RND() % 20) * 250);
+                    break;
+                }
+                break;
+            default:
+                ev_closed(&w, ep, cn, att[ep][cn], t, EVT_CAUSE_CLOSE_FRAME, EVT_BY_SERVER, 1000,
+                          "");
+                *s = 0;
+                break;
+            }
+        }
+        t += 150 * MS;
+        world_now(&w, t);
+        switch (RND() % 16) {
+        case 0:
+            sort = (enum vm_sort)(RND() % VM_SORT_COUNT);
+            break;
+        case 1:
+            filter = filters[RND() % (sizeof(filters) / sizeof(filters[0]))];
+            break;
+        case 2: {
+            uint32_t ep = (uint32_t)(RND() % N);
+
+            expanded[ep] = !expanded[ep];
+            vm_expand(vf, ep, expanded[ep]);
+            vm_expand(vu, ep, expanded[ep]);
+            break;
+        }
+        case 3:
+            vm_move(vf, (int)(RND() % 40) - 20);
+            if (vm_selected(vf, &sel_ep, &sel_conn)) {
+                assert_true(vm_select(vu, sel_ep, sel_conn) || vm_select(vu, sel_ep, -1));
+            }
+            break;
+        default:
+            break;
+        }
+        vm_set_sort(vf, sort);
+        vm_set_sort(vu, sort);
+        vm_set_filter(vf, VM_PANE_TABLE, filter);
+        vm_set_filter(vu, VM_PANE_TABLE, filter);
+        had_sel = vm_selected(vf, &sel_ep, &sel_conn);
+
+        na = order_of(vf, &w, a, ORDER_MAX);
+        nb = order_of(vu, &w, b, ORDER_MAX);
+        fresh = vm_new(NULL);
+        vm_set_sort(fresh, sort);
+        vm_set_filter(fresh, VM_PANE_TABLE, filter);
+        vm_update(fresh, &w.in);
+        for (uint32_t ep = 0; ep < N; ep++)
+            if (expanded[ep])
+                vm_expand(fresh, ep, 1);
+        nc = order_of(fresh, &w, c, ORDER_MAX);
+        vm_free(fresh);
+        if (na != nc || nb != nc)
+            fail_msg("round %d (sort %s, filter '%s'): %zu, %zu rows, a new vm %zu", r,
+                     vm_sort_name(sort), filter, na, nb, nc);
+        for (size_t i = 0; i < nc; i++)
+            if (a[i].ep != c[i].ep || a[i].conn != c[i].conn || b[i].ep != c[i].ep ||
+                b[i].conn != c[i].conn)
+                fail_msg("round %d (sort %s, filter '%s'), row %zu: fed %u/%d, unfed %u/%d, "
+                         "a new vm %u/%d",
+                         r, vm_sort_name(sort), filter, i, a[i].ep, a[i].conn, b[i].ep, b[i].conn,
+                         c[i].ep, c[i].conn);
+        /* the selection stays on its row while that is shown */
+        if (had_sel) {
+            uint32_t e2;
+            int c2;
+            bool shown = false;
+
+            for (size_t i = 0; i < na; i++)
+                shown = shown || (a[i].ep == sel_ep && a[i].conn == sel_conn);
+            assert_true(vm_selected(vf, &e2, &c2));
+            if (shown && (e2 != sel_ep || c2 != sel_conn))
+                fail_msg("round %d: selection %u/%d became %u/%d", r, sel_ep, sel_conn, e2, c2);
+        }
+        /* fed or not, the same screen: the header's counts, the rates, the rows */
+        if (r % 10 == 0 || r == ROUNDS - 1) {
+            static char la[VM_LINE_MAX * 2];
+            const struct vm_screen *sa, *sb;
+
+            sa = vm_build(vf, &w.in, 200, 40);
+            for (int y = 0; y < sa->h; y++) {
+                snprintf(la, sizeof(la), "%s", plain(&sa->line[y]));
+                sb = vm_build(vu, &w.in, 200, 40);
+                if (strcmp(la, plain(&sb->line[y])))
+                    fail_msg("round %d, line %d: fed '%s', unfed '%s'", r, y, la,
+                             plain(&sb->line[y]));
+                sa = vm_build(vf, &w.in, 200, 40);
+            }
+        }
+    }
+#undef RND
+    vm_free(vf);
+    vm_free(vu);
+    world_fini(&w);
+}
+
+/* 10,000 endpoints: the window around the selection, a move by state, the header. */
+static void t_window_10000(void **st)
+{
+    enum { N = 10000, H = 30 };
+    static struct vm_row rows[H];
+    static char namebuf[N][16];
+    const char **names = calloc(N, sizeof(*names));
+    struct world w;
+    struct vm *v = vm_new(NULL);
+    struct vm_layout l;
+    struct timespec t0, t1;
+    const struct vm_screen *s;
+    size_t n;
+    uint32_t ep;
+    double us;
+
+    (void)st;
+    for (int i = 0; i < N; i++) {
+        snprintf(namebuf[i], sizeof(namebuf[i]), "bench%05d", (i * 7919) % N);
+        names[i] = namebuf[i];
+    }
+    world_init(&w, N, names, NULL, NULL);
+    w.fed = v;
+    for (uint32_t i = 0; i < N; i++) {
+        open_at(&w, i, 0, 1, 1 * S, false);
+        ev_pong(&w, i, 0, 1, 2 * S, 1000 + i % 977);
+    }
+    world_now(&w, 3 * S);
+    vm_layout(200, &l);
+    vm_update(v, &w.in);
+    assert_int_equal(vm_nrows(v), N);
+    /* bench05000 is endpoint k with k * 7919 % N == 5000 */
+    for (ep = 0; ep < N && (ep * 7919) % N != 5000; ep++)
+        ;
+    assert_true(vm_select(v, ep, -1));
+    n = vm_rows(v, &w.in, &l, H, rows);
+    assert_int_equal(n, H);
+    assert_string_equal(rows[H - 1].cell[VM_COL_NAME].text, "bench05000");
+    assert_true(rows[H - 1].selected);
+    assert_string_equal(rows[0].cell[VM_COL_NAME].text, "bench04971");
+
+    /* state sort: all open, so by name; then one closes and goes first, the window follows
+     * the selection there */
+    vm_set_sort(v, VM_SORT_STATE);
+    vm_update(v, &w.in);
+    ev_closed(&w, ep, 0, 1, 4 * S, EVT_CAUSE_EOF, EVT_BY_NETWORK, 1006, NULL);
+    world_now(&w, 4 * S);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    vm_update(v, &w.in);
+    s = vm_build(v, &w.in, 200, 50);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    us = ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec)) / 1e3;
+    printf("# 10000 endpoints, one moved under the state sort: a frame in %.0f us\n", us);
+    n = vm_rows(v, &w.in, &l, H, rows);
+    assert_string_equal(rows[0].cell[VM_COL_NAME].text, "bench05000");
+    assert_true(rows[0].selected);
+    assert_string_equal(rows[1].cell[VM_COL_NAME].text, "bench00000");
+    assert_true(screen_has(s, "10000 endpoints: 9999 open 1 closed"));
+    vm_move(v, INT_MAX);
+    n = vm_rows(v, &w.in, &l, H, rows);
+    assert_string_equal(rows[H - 1].cell[VM_COL_NAME].text, "bench09999");
+    /* RTT sort over all of them: slowest first */
+    vm_set_sort(v, VM_SORT_RTT);
+    vm_update(v, &w.in);
+    vm_move(v, INT_MIN);
+    n = vm_rows(v, &w.in, &l, H, rows);
+    {
+        char ms[32], want[80];
+
+        vm_fmt_ms(1976, ms, sizeof(ms)); /* the slowest: 1000 + 976 us */
+        snprintf(want, sizeof(want), "%s/%s", ms, ms);
+        assert_string_equal(rows[0].cell[VM_COL_RTT].text, want);
+        assert_true(rows[0].ep % 977 == 976);
+    }
+    /* a frame with nothing changed */
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    vm_update(v, &w.in);
+    s = vm_build(v, &w.in, 200, 50);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    us = ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec)) / 1e3;
+    printf("# 10000 endpoints, sort by rtt, nothing changed: a frame in %.0f us\n", us);
     check_screen(s, 200, false);
     vm_free(v);
     world_fini(&w);
@@ -1439,14 +1906,27 @@ static void t_screen(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(t_durations),        cmocka_unit_test(t_sparkline),
-        cmocka_unit_test(t_rows_states),      cmocka_unit_test(t_time_in_state),
-        cmocka_unit_test(t_rates_and_counts), cmocka_unit_test(t_sort_filter),
-        cmocka_unit_test(t_expand),           cmocka_unit_test(t_window_1000),
-        cmocka_unit_test(t_hostile),          cmocka_unit_test(t_widths),
-        cmocka_unit_test(t_too_small),        cmocka_unit_test(t_detail_tls_failed),
-        cmocka_unit_test(t_detail_healthy),   cmocka_unit_test(t_log_lines),
-        cmocka_unit_test(t_screen),           cmocka_unit_test(t_multi_verdicts),
+        cmocka_unit_test(t_durations),
+        cmocka_unit_test(t_sparkline),
+        cmocka_unit_test(t_rows_states),
+        cmocka_unit_test(t_time_in_state),
+        cmocka_unit_test(t_rates_and_counts),
+        cmocka_unit_test(t_sort_filter),
+        cmocka_unit_test(t_expand),
+        cmocka_unit_test(t_window_1000),
+        cmocka_unit_test(t_hostile),
+        cmocka_unit_test(t_widths),
+        cmocka_unit_test(t_too_small),
+        cmocka_unit_test(t_detail_tls_failed),
+        cmocka_unit_test(t_detail_healthy),
+        cmocka_unit_test(t_log_lines),
+        cmocka_unit_test(t_screen),
+        cmocka_unit_test(t_multi_verdicts),
+        cmocka_unit_test(t_order_state_change),
+        cmocka_unit_test(t_order_rtt_change),
+        cmocka_unit_test(t_order_filter),
+        cmocka_unit_test(t_order_oracle),
+        cmocka_unit_test(t_window_10000),
     };
 
     /* the view model measures text with wcwidth: a UTF-8 locale, as the dashboard has */
