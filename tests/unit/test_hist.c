@@ -1451,8 +1451,17 @@ static void build_hostile(const char *path)
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     snprintf(
         sql, sizeof(sql),
-        "INSERT INTO runs VALUES(1, 0, NULL, 9223372036854775807, 1, 'x');"
-        "INSERT INTO runs VALUES(2, -5, -9, -9, 1, NULL);"
+        "INSERT INTO runs(id, started_us, ended_us, last_us, pid, version, rtt_hist) "
+        "  VALUES(1, 0, NULL, 9223372036854775807, 1, 'x', 1),"
+        "  (2, -5, -9, -9, 1, NULL, 0), (3, -9223372036854775807, NULL, 5, 1, NULL, 'yes');"
+        /* histograms: negative, zero and huge counts, buckets out of range, minutes anywhere,
+         * text; counts that overflow 64 bits when added */
+        "INSERT INTO rtt_hist VALUES(1, 0, 5, -3), (1, 0, 99999999999, 5), (1, 0, -1, 4),"
+        "  (1, 240000000, 20, 9223372036854775807), (1, 300000000, 21, 9223372036854775807),"
+        "  (1, 300000000, 3327, 1),"
+        "  (1, 120000000, 7, 0), (1, 7, 'x', 'y'), (1, 180000000, 3328, 1), (1, 60000001, 1, 1),"
+        "  (1, -9223372036854775807, 10, 1), (1, 9223372036854775807, 10, 9223372036854775807),"
+        "  (2, 60000000, 200, 200000), (2, 120000000, 12.5, 3), (2, 180000000, 300, x'00');"
         "INSERT INTO endpoints VALUES(1, char(27)||'[31mevil'||char(27)||']0;title'||char(7), "
         "  char(27)||'[2J', NULL, NULL, 0, 0);"
         "INSERT INTO endpoints VALUES(2, 'blob'||char(10)||char(13)||x'c280c29f'||x'ff', NULL, "
