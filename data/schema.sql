@@ -179,3 +179,7 @@ ALTER TABLE runs ADD COLUMN rtt_hist INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX attempts_ep_tl ON attempts(endpoint_id, started_us, run_id, opened_us, ended_us,
     ok, class, cause, http_status, close_code, close_by, open_for_us, msgs_in, msgs_out, pings,
     is_tls, reached);
+-- history: the attempts open across a time T (ended at or after T, started before it) without
+-- reading every attempt that ended after T
+CREATE INDEX attempts_ep_openend_tl ON attempts(endpoint_id, ended_us, started_us)
+    WHERE opened_us IS NOT NULL;
