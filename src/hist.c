@@ -749,7 +749,7 @@ struct outage {
 struct tl {
     const struct ep_row *ep;
     struct tl_att *att;
-    size_t n_att;
+    size_t n_att, cap_att;
     int64_t watched, up;
     struct outage *out;
     size_t n_out;
@@ -788,8 +788,10 @@ static int load_rows(sqlite3_stmt *st, struct tl *t)
     int rc;
 
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (t->n_att % 256 == 0)
-            t->att = xrealloc(t->att, (t->n_att + 256) * sizeof(*t->att));
+        if (t->n_att == t->cap_att) {
+            t->cap_att = t->cap_att ? t->cap_att * 2 : 256;
+            t->att = xrealloc(t->att, t->cap_att * sizeof(*t->att));
+        }
         tl_read(st, &t->att[t->n_att++], t->want_msgs ? TL_MSGS : TL_SWEEP, &mm);
     }
     sqlite3_reset(st);
@@ -1349,13 +1351,9 @@ static int counts_hist(sqlite3_stmt *st, int64_t ep, int64_t a, int64_t b, struc
     sqlite3_bind_int64(st, 2, a);
     sqlite3_bind_int64(st, 3, b);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        sqlite3_value *vb = sqlite3_column_value(st, 0), *vn = sqlite3_column_value(st, 1);
-        int64_t bucket, n;
+        /* anything but an integer reads as 0 or its integer part: still a count in range */
+        int64_t bucket = sqlite3_column_int64(st, 0), n = sqlite3_column_int64(st, 1);
 
-        if (sqlite3_value_type(vb) != SQLITE_INTEGER || sqlite3_value_type(vn) != SQLITE_INTEGER)
-            continue;
-        bucket = sqlite3_value_int64(vb);
-        n = sqlite3_value_int64(vn);
         if (++k->rows >= HIST_PROBE_ROWS && k->total < HIST_MIN_PER_ROW * k->rows) {
             *sparse = true;
             break;
