@@ -158,3 +158,28 @@ CREATE TABLE markers (
     source TEXT
 );
 CREATE INDEX markers_time ON markers(t_us);
+
+-- version 2
+
+-- RTT histograms per endpoint and minute, written by the store in the same transaction as the
+-- rtt rows they count: for each sample, n of (endpoint_id, minute_us = t_us rounded down to
+-- the minute, bucket = the log-linear bucket of rtt_us, src/rtt_hist.h) goes up by one. A
+-- summary over a long window reads the full minutes from here instead of every sample.
+CREATE TABLE rtt_hist (
+    endpoint_id INTEGER NOT NULL,
+    minute_us INTEGER NOT NULL,
+    bucket INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (endpoint_id, minute_us, bucket)
+) WITHOUT ROWID;
+-- 1: this run's writer kept rtt_hist (version 2 and later). Runs recorded before the upgrade,
+-- or by an older wsmon still writing to the file, are 0: their minutes are read from rtt.
+ALTER TABLE runs ADD COLUMN rtt_hist INTEGER NOT NULL DEFAULT 0;
+-- history: the timeline of an endpoint (what hist.c's tl_read reads) from the index alone
+CREATE INDEX attempts_ep_tl ON attempts(endpoint_id, started_us, run_id, opened_us, ended_us,
+    ok, class, cause, http_status, close_code, close_by, open_for_us, msgs_in, msgs_out, pings,
+    is_tls, reached);
+-- history: the attempts open across a time T (ended at or after T, started before it) without
+-- reading every attempt that ended after T
+CREATE INDEX attempts_ep_openend_tl ON attempts(endpoint_id, ended_us, started_us)
+    WHERE opened_us IS NOT NULL;

@@ -21,6 +21,7 @@
 
 #include "cfg.h"
 #include "model.h"
+#include "rtt_hist.h"
 #include "store.h"
 #include "url.h"
 #include "xmem.h"
@@ -28,11 +29,25 @@
 #define HIST_BUSY_MS   5000
 #define HIST_VALUE_MAX (1 << 20) /* longest string or blob read from the file */
 #define DAY_US         (86400 * INT64_C(1000000))
+/* Summary percentiles: windows shorter than this, or with at most this many samples in their
+ * full minutes, are read sample by sample (exact); others from the per-minute histograms. */
+#define HIST_RAW_SPAN_US (5 * RTT_HIST_MINUTE_US)
+#define HIST_RAW_MAX     100000
+/* Histograms of sparse endpoints (a few samples a minute) hold about a row per sample: reading
+ * them saves nothing over the samples, which are exact. After this many rows, fewer than
+ * HIST_MIN_PER_ROW samples per row on average means: read the samples. */
+#define HIST_PROBE_ROWS  4096
+#define HIST_MIN_PER_ROW 4
+/* A run written without histograms (before version 2, or by an older wsmon) makes its minutes
+ * and this much around them raw: a recorder stamps its run's end every few seconds. */
+#define HIST_OLD_RUN_PAD_US RTT_HIST_MINUTE_US
 
 struct hist {
     sqlite3 *db;
     char *path;
     int version;
+    bool have_hist; /* rtt_hist and runs.rtt_hist (version 2) */
+    bool have_tl;   /* the timeline's indexes attempts_ep_tl and attempts_ep_openend_tl (2) */
     char err[512];
 };
 
@@ -77,6 +92,30 @@ static int q_int(sqlite3 *db, const char *sql, int64_t *out)
     return rc;
 }
 
+static bool prepares(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+
+    sqlite3_finalize(st);
+    return rc == SQLITE_OK;
+}
+
+/* What the timeline reads of an attempt (tl_read), all in the index attempts_ep_tl: the outage
+ * sweep needs TL_COLS_SWEEP, the summary's counts TL_COLS_MSGS, the idle-timeout detection
+ * TL_COLS (of a few attempts). Each row costs by the column: read no more than needed. */
+#define TL_COLS_SWEEP                                                                              \
+    "run_id, started_us, opened_us, ended_us, ok, class, cause, http_status, close_code"
+#define TL_COLS_MSGS TL_COLS_SWEEP ", msgs_in, msgs_out"
+#define TL_COLS      TL_COLS_MSGS ", close_by, open_for_us, pings, is_tls, reached"
+
+/* The opened attempts of endpoint ?1 that started before ?2 and ended at or after it
+ * (ended_us >= ?2), or did not end (ended_us IS NULL): through an index of (endpoint_id,
+ * ended_us[, started_us]). */
+#define Q_SPAN                                                                                     \
+    "SELECT %s FROM attempts INDEXED BY %s WHERE endpoint_id = ?1 AND "                            \
+    "opened_us IS NOT NULL AND ended_us %s AND started_us < ?2"
+
 struct hist *hist_open(const char *path, char *err, size_t errlen)
 {
     static const char magic[16] = "SQLite format 3";
@@ -111,7 +150,8 @@ struct hist *hist_open(const char *path, char *err, size_t errlen)
         set_err(err, errlen, "%s: not an SQLite database", path);
         return NULL;
     }
-    rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
+    /* one thread at a time uses a connection: no SQLite mutexes */
+    rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         set_err(err, errlen, "%s: %s", path, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
         goto fail;
@@ -143,6 +183,16 @@ struct hist *hist_open(const char *path, char *err, size_t errlen)
     h->db = db;
     h->path = xstrdup(path);
     h->version = (int)(v > INT_MAX ? INT_MAX : v);
+    /* what version 2 added, if it is really there (the file may say anything) */
+    h->have_hist = v >= 2 &&
+                   prepares(db, "SELECT endpoint_id, minute_us, bucket, n FROM rtt_hist") &&
+                   prepares(db, "SELECT rtt_hist FROM runs");
+    h->have_tl = v >= 2 &&
+                 prepares(db, "SELECT " TL_COLS " FROM attempts INDEXED BY attempts_ep_tl "
+                              "WHERE endpoint_id = 1 AND started_us >= 0") &&
+                 prepares(db, "SELECT 1 FROM attempts INDEXED BY attempts_ep_openend_tl WHERE "
+                              "endpoint_id = 1 AND opened_us IS NOT NULL AND ended_us >= 0 AND "
+                              "started_us < 0");
     if (v > store_schema_version())
         set_err(err, errlen,
                 "%s: schema version %d is newer than this wsmon knows (%d): reading what it can",
@@ -164,14 +214,19 @@ void hist_close(struct hist *h)
 
 /* ---- reading values -------------------------------------------------------------------- */
 
+/* Columns are read through sqlite3_column_value: one call into the statement per column
+ * instead of one per question (type, value, length), which counts when a timeline reads
+ * 150,000 attempts. The value is unprotected: fine, a connection is used by one thread at a
+ * time (SQLITE_OPEN_NOMUTEX). */
 static struct hist_str col_str(sqlite3_stmt *st, int i)
 {
+    sqlite3_value *v = sqlite3_column_value(st, i);
     struct hist_str s = {NULL, 0};
 
-    if (sqlite3_column_type(st, i) == SQLITE_NULL)
+    if (sqlite3_value_type(v) == SQLITE_NULL)
         return s;
-    s.s = (const char *)sqlite3_column_text(st, i);
-    s.n = s.s ? (size_t)sqlite3_column_bytes(st, i) : 0;
+    s.s = (const char *)sqlite3_value_text(v);
+    s.n = s.s ? (size_t)sqlite3_value_bytes(v) : 0;
     if (!s.s)
         s.s = "";
     return s;
@@ -179,9 +234,11 @@ static struct hist_str col_str(sqlite3_stmt *st, int i)
 
 static int64_t col_i64(sqlite3_stmt *st, int i)
 {
-    if (sqlite3_column_type(st, i) == SQLITE_NULL)
+    sqlite3_value *v = sqlite3_column_value(st, i);
+
+    if (sqlite3_value_type(v) == SQLITE_NULL)
         return HIST_NULL;
-    return sqlite3_column_int64(st, i);
+    return sqlite3_value_int64(v);
 }
 
 /* A small non-negative integer, or fallback. */
@@ -194,7 +251,12 @@ static int col_int(sqlite3_stmt *st, int i, int lo, int hi, int fallback)
 
 static bool str_is(const char *name, size_t n, const char *want)
 {
-    return want && strlen(want) == n && memcmp(name, want, n) == 0;
+    if (!want)
+        return false;
+    if (n == 0)
+        return want[0] == '\0';
+    /* the first byte first: most names differ there, and this runs per column per row */
+    return want[0] == name[0] && strlen(want) == n && memcmp(name, want, n) == 0;
 }
 
 enum diag_class hist_class_of(const char *name, size_t n)
@@ -212,14 +274,43 @@ static enum diag_class col_class(sqlite3_stmt *st, int i)
     return hist_class_of(s.s, s.n);
 }
 
-static enum evt_cause col_cause(sqlite3_stmt *st, int i)
+static enum evt_cause cause_of(struct hist_str s)
 {
-    struct hist_str s = col_str(st, i);
-
     for (int c = 1; c < EVT_CAUSE_COUNT && s.s; c++)
         if (str_is(s.s, s.n, evt_cause_name((enum evt_cause)c)))
             return (enum evt_cause)c;
     return EVT_CAUSE_NONE;
+}
+
+static enum evt_cause col_cause(sqlite3_stmt *st, int i)
+{
+    return cause_of(col_str(st, i));
+}
+
+/* The last name looked up in a column and what it was: consecutive attempts mostly share
+ * their class and cause, and a timeline reads a hundred thousand of them. */
+struct memo {
+    char s[32];
+    size_t n; /* 0: empty */
+    int v;
+};
+
+static bool memo_get(const struct memo *m, struct hist_str s, int *v)
+{
+    if (!s.s || m->n == 0 || s.n != m->n || memcmp(s.s, m->s, s.n) != 0)
+        return false;
+    *v = m->v;
+    return true;
+}
+
+static void memo_put(struct memo *m, struct hist_str s, int v)
+{
+    m->n = 0;
+    if (s.s && s.n > 0 && s.n <= sizeof(m->s)) {
+        memcpy(m->s, s.s, s.n);
+        m->n = s.n;
+        m->v = v;
+    }
 }
 
 static int col_phase(sqlite3_stmt *st, int i)
@@ -470,6 +561,7 @@ struct ep_row {
 
 struct run_row {
     int64_t id, start, end;
+    bool hist; /* its writer kept rtt_hist */
 };
 
 struct ctx {
@@ -535,8 +627,10 @@ static int ctx_load(struct ctx *c, struct hist *h, const struct hist_filter *f)
         return -ENOENT;
     }
     rc = prep(h,
-              "SELECT id, started_us, coalesce(ended_us, last_us) FROM runs "
-              "ORDER BY started_us, id",
+              h->have_hist ? "SELECT id, started_us, coalesce(ended_us, last_us), rtt_hist = 1 "
+                             "FROM runs ORDER BY started_us, id"
+                           : "SELECT id, started_us, coalesce(ended_us, last_us), 0 FROM runs "
+                             "ORDER BY started_us, id",
               &st);
     if (rc != SQLITE_OK)
         return fail_rc(h, rc);
@@ -549,6 +643,7 @@ static int ctx_load(struct ctx *c, struct hist *h, const struct hist_filter *f)
         r->end = col_i64(st, 2);
         if (r->end == HIST_NULL || r->end < r->start)
             r->end = r->start;
+        r->hist = sqlite3_column_int(st, 3) == 1;
     }
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? 0 : fail_rc(h, rc);
@@ -587,13 +682,19 @@ struct tl_att {
     int64_t open_for_us, msgs_in, msgs_out;
 };
 
-#define TL_COLS                                                                                    \
-    "run_id, started_us, opened_us, ended_us, ok, class, cause, http_status, close_code, "         \
-    "close_by, open_for_us, msgs_in, msgs_out, pings, is_tls, reached"
+enum tl_cols { TL_SWEEP, TL_MSGS, TL_ALL };
 
-static void tl_read(sqlite3_stmt *st, struct tl_att *a)
+struct tl_memo {
+    struct memo cls, cause;
+};
+
+/* An attempt from a row of TL_COLS_SWEEP, TL_COLS_MSGS or TL_COLS; what was not read is
+ * null (0 messages, not quiet). */
+static void tl_read(sqlite3_stmt *st, struct tl_att *a, enum tl_cols cols, struct tl_memo *mm)
 {
-    int64_t pings = col_i64(st, 13);
+    struct hist_str cls = col_str(st, 5), cause = col_str(st, 6);
+    int64_t pings;
+    int v;
 
     memset(a, 0, sizeof(*a));
     a->run_id = sqlite3_column_int64(st, 0);
@@ -601,21 +702,38 @@ static void tl_read(sqlite3_stmt *st, struct tl_att *a)
     a->opened = col_i64(st, 2);
     a->ended = col_i64(st, 3);
     a->ok = sqlite3_column_int64(st, 4) != 0;
-    a->cls = col_class(st, 5);
-    a->cause = col_cause(st, 6);
+    if (memo_get(&mm->cls, cls, &v)) {
+        a->cls = (enum diag_class)v;
+    } else {
+        a->cls = hist_class_of(cls.s, cls.n);
+        memo_put(&mm->cls, cls, (int)a->cls);
+    }
+    if (memo_get(&mm->cause, cause, &v)) {
+        a->cause = (enum evt_cause)v;
+    } else {
+        a->cause = cause_of(cause);
+        memo_put(&mm->cause, cause, (int)a->cause);
+    }
     a->http_status = col_int(st, 7, 100, 999, 0);
     a->close_code = col_int(st, 8, 1, 65535, 0);
-    a->close_by = col_enum(st, 9, by_name, EVT_BY_TIMEOUT);
-    a->open_for_us = col_i64(st, 10);
-    a->msgs_in = col_i64(st, 11);
-    a->msgs_out = col_i64(st, 12);
-    a->is_tls = sqlite3_column_int64(st, 14) != 0;
-    a->reached = col_phase(st, 15);
-    a->quiet = a->msgs_in == 0 && a->msgs_out == 0 && pings == 0;
     if (a->opened != HIST_NULL && a->opened < a->started)
         a->opened = a->started;
     if (a->ended != HIST_NULL && a->ended < a->started)
         a->ended = a->started;
+    a->close_by = a->reached = -1;
+    a->open_for_us = HIST_NULL;
+    if (cols == TL_SWEEP)
+        return;
+    a->msgs_in = sqlite3_column_int64(st, 9); /* NOT NULL: 0 if the file says otherwise */
+    a->msgs_out = sqlite3_column_int64(st, 10);
+    if (cols == TL_MSGS)
+        return;
+    a->close_by = col_enum(st, 11, by_name, EVT_BY_TIMEOUT);
+    a->open_for_us = col_i64(st, 12);
+    pings = col_i64(st, 13);
+    a->is_tls = sqlite3_column_int64(st, 14) != 0;
+    a->reached = col_phase(st, 15);
+    a->quiet = a->msgs_in == 0 && a->msgs_out == 0 && pings == 0;
 }
 
 struct outage {
@@ -631,11 +749,12 @@ struct outage {
 struct tl {
     const struct ep_row *ep;
     struct tl_att *att;
-    size_t n_att;
+    size_t n_att, cap_att;
     int64_t watched, up;
     struct outage *out;
     size_t n_out;
     bool want_spans; /* hist_timeline: keep the spans too */
+    bool want_msgs;  /* hist_summary: TL_COLS_MSGS */
     struct hist_span *sp;
     size_t n_sp;
 };
@@ -665,12 +784,15 @@ static void tl_span(struct tl *t, int64_t a, int64_t b, enum hist_span_kind k, i
 
 static int load_rows(sqlite3_stmt *st, struct tl *t)
 {
+    struct tl_memo mm = {0};
     int rc;
 
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (t->n_att % 256 == 0)
-            t->att = xrealloc(t->att, (t->n_att + 256) * sizeof(*t->att));
-        tl_read(st, &t->att[t->n_att++]);
+        if (t->n_att == t->cap_att) {
+            t->cap_att = t->cap_att ? t->cap_att * 2 : 256;
+            t->att = xrealloc(t->att, t->cap_att * sizeof(*t->att));
+        }
+        tl_read(st, &t->att[t->n_att++], t->want_msgs ? TL_MSGS : TL_SWEEP, &mm);
     }
     sqlite3_reset(st);
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
@@ -710,15 +832,54 @@ struct tl_ev {
     const struct tl_att *a;
 };
 
-static int cmp_ev(const void *x, const void *y)
+/* Event order: by time; at one instant opens first (no zero-length outage when one connection
+ * takes over from another), then closes, then failed attempts. */
+static bool ev_less(const struct tl_ev *a, const struct tl_ev *b)
 {
-    const struct tl_ev *a = x, *b = y;
+    return a->t < b->t || (a->t == b->t && a->kind < b->kind);
+}
 
-    if (a->t != b->t)
-        return a->t < b->t ? -1 : 1;
-    /* at one instant: opens first (no zero-length outage when one connection takes over from
-     * another), then closes, then failed attempts */
-    return (int)a->kind - (int)b->kind;
+/* Sort v[0..n) by ev_less, stable (events at one instant of one kind keep the attempts'
+ * order, as the outage's closer depends on it): insertion sort of short runs, then merges.
+ * A third of the time glibc's qsort took here, which calls the comparison through a pointer. */
+static void ev_sort(struct tl_ev *v, size_t n)
+{
+    enum { RUN = 16 };
+    struct tl_ev *tmp, *src = v, *dst;
+
+    for (size_t lo = 0; lo < n; lo += RUN) {
+        size_t hi = lo + RUN < n ? lo + RUN : n;
+        for (size_t i = lo + 1; i < hi; i++) {
+            struct tl_ev x = v[i];
+            size_t j = i;
+            for (; j > lo && ev_less(&x, &v[j - 1]); j--)
+                v[j] = v[j - 1];
+            v[j] = x;
+        }
+    }
+    if (n <= RUN)
+        return;
+    tmp = xmalloc(n * sizeof(*tmp));
+    dst = tmp;
+    for (size_t w = RUN; w < n; w *= 2) {
+        for (size_t lo = 0; lo < n; lo += 2 * w) {
+            size_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
+            size_t i = lo, j = mid, k = lo;
+
+            while (i < mid && j < hi)
+                dst[k++] = ev_less(&src[j], &src[i]) ? src[j++] : src[i++];
+            while (i < mid)
+                dst[k++] = src[i++];
+            while (j < hi)
+                dst[k++] = src[j++];
+        }
+        struct tl_ev *x = src;
+        src = dst;
+        dst = x;
+    }
+    if (src != v)
+        memcpy(v, src, n * sizeof(*v));
+    free(tmp);
 }
 
 struct down {
@@ -788,7 +949,7 @@ static void sweep_run(struct tl *t, const struct run_row *r, int64_t t_begin, in
         }
     }
     if (n > 1)
-        qsort(ev, n, sizeof(*ev), cmp_ev);
+        ev_sort(ev, n);
     if (open == 0)
         d = (struct down){.active = true, .start = t_begin};
     for (size_t i = 0; i < n; i++) {
@@ -837,12 +998,15 @@ static int tl_build(struct ctx *c, const struct ep_row *e, int64_t S, int64_t U,
     sqlite3_stmt *q_l0 = NULL, *q_next = NULL, *q_cov = NULL, *q_range = NULL, *q_span = NULL,
                  *q_span_null = NULL;
     int64_t l0 = HIST_NULL, next_open = HIST_NULL, lp = S, u_load;
-    bool want_spans = t->want_spans;
+    bool want_spans = t->want_spans, want_msgs = t->want_msgs;
+    const char *cols = want_msgs ? TL_COLS_MSGS : TL_COLS_SWEEP;
+    char sql[512];
     int rc;
 
     memset(t, 0, sizeof(*t));
     t->ep = e;
     t->want_spans = want_spans;
+    t->want_msgs = want_msgs;
     rc = prep(h,
               "SELECT ended_us FROM attempts INDEXED BY attempts_ep_openend "
               "WHERE endpoint_id = ?1 AND opened_us IS NOT NULL AND ended_us <= ?2 "
@@ -857,23 +1021,23 @@ static int tl_build(struct ctx *c, const struct ep_row *e, int64_t S, int64_t U,
     if (rc == SQLITE_OK)
         rc = prep(h, "SELECT 1 FROM attempts WHERE run_id = ?1 AND endpoint_id = ?2 LIMIT 1",
                   &q_cov);
-    if (rc == SQLITE_OK)
-        rc = prep(h,
-                  "SELECT " TL_COLS " FROM attempts INDEXED BY attempts_ep_time "
-                  "WHERE endpoint_id = ?1 AND started_us >= ?2 AND started_us <= ?3",
-                  &q_range);
-    if (rc == SQLITE_OK)
-        rc = prep(h,
-                  "SELECT " TL_COLS " FROM attempts INDEXED BY attempts_ep_openend "
-                  "WHERE endpoint_id = ?1 AND opened_us IS NOT NULL AND ended_us >= ?2 "
-                  "AND started_us < ?2",
-                  &q_span);
-    if (rc == SQLITE_OK)
-        rc = prep(h,
-                  "SELECT " TL_COLS " FROM attempts INDEXED BY attempts_ep_openend "
-                  "WHERE endpoint_id = ?1 AND opened_us IS NOT NULL AND ended_us IS NULL "
-                  "AND started_us < ?2",
-                  &q_span_null);
+    if (rc == SQLITE_OK) {
+        snprintf(sql, sizeof(sql),
+                 "SELECT %s FROM attempts INDEXED BY %s WHERE endpoint_id = ?1 AND "
+                 "started_us >= ?2 AND started_us <= ?3",
+                 cols, h->have_tl ? "attempts_ep_tl" : "attempts_ep_time");
+        rc = prep(h, sql, &q_range);
+    }
+    if (rc == SQLITE_OK) {
+        snprintf(sql, sizeof(sql), Q_SPAN, cols,
+                 h->have_tl ? "attempts_ep_openend_tl" : "attempts_ep_openend", ">= ?2");
+        rc = prep(h, sql, &q_span);
+    }
+    if (rc == SQLITE_OK) {
+        snprintf(sql, sizeof(sql), Q_SPAN, cols,
+                 h->have_tl ? "attempts_ep_openend_tl" : "attempts_ep_openend", "IS NULL");
+        rc = prep(h, sql, &q_span_null);
+    }
     if (rc != SQLITE_OK)
         goto out;
 
@@ -1018,8 +1182,193 @@ static int64_t nearest_rank(uint32_t *v, size_t n, int p)
     return select_k(v, n, rank - 1);
 }
 
-static int rtt_percentiles(struct hist *h, const struct ep_row *e, int64_t S, int64_t U,
-                           struct hist_summary *r)
+/* ---- RTT percentiles ------------------------------------------------------------------- */
+
+/* [a, b) */
+struct range {
+    int64_t a, b;
+};
+
+static int cmp_range(const void *x, const void *y)
+{
+    const struct range *p = x, *q = y;
+
+    if (p->a != q->a)
+        return p->a < q->a ? -1 : 1;
+    return (p->b > q->b) - (p->b < q->b);
+}
+
+/* Sort v and merge ranges that overlap or touch; empty ones go. The count left. */
+static size_t merge_ranges(struct range *v, size_t n)
+{
+    size_t k = 0;
+
+    if (n > 1)
+        qsort(v, n, sizeof(*v), cmp_range);
+    for (size_t i = 0; i < n; i++) {
+        if (v[i].b <= v[i].a)
+            continue;
+        if (k > 0 && v[i].a <= v[k - 1].b) {
+            if (v[i].b > v[k - 1].b)
+                v[k - 1].b = v[i].b;
+        } else {
+            v[k++] = v[i];
+        }
+    }
+    return k;
+}
+
+static int64_t sat_sub(int64_t a, int64_t b)
+{
+    return a < INT64_MIN + b ? INT64_MIN : a - b;
+}
+
+/* t rounded up to a minute (saturating) */
+static int64_t minute_ceil(int64_t t)
+{
+    int64_t m = rtt_hist_minute(t);
+
+    if (m == t)
+        return t;
+    return m > INT64_MAX - RTT_HIST_MINUTE_US ? INT64_MAX : m + RTT_HIST_MINUTE_US;
+}
+
+/* The minutes of [A, B) whose samples are all counted in rtt_hist: the minutes a run that
+ * wrote histograms overlaps, less those near a run that did not (recorded before version 2,
+ * or by an older wsmon writing to the file since). Sorted, disjoint; the count, *out to free.
+ * Samples of minutes no run covers are read from rtt. */
+static size_t hist_minutes(const struct ctx *c, int64_t A, int64_t B, struct range **out)
+{
+    struct range *good = xcalloc(c->n_runs + 1, sizeof(*good));
+    struct range *bad = xcalloc(c->n_runs + 1, sizeof(*bad));
+    struct range *res = NULL;
+    size_t ng = 0, nb = 0, n = 0, cap = 0, j = 0;
+
+    for (size_t i = 0; i < c->n_runs; i++) {
+        const struct run_row *r = &c->runs[i];
+
+        if (r->hist)
+            good[ng++] = (struct range){rtt_hist_minute(r->start), minute_ceil(sat_add(r->end, 1))};
+        else
+            bad[nb++] = (struct range){rtt_hist_minute(sat_sub(r->start, HIST_OLD_RUN_PAD_US)),
+                                       minute_ceil(sat_add(r->end, HIST_OLD_RUN_PAD_US + 1))};
+    }
+    ng = merge_ranges(good, ng);
+    nb = merge_ranges(bad, nb);
+    for (size_t i = 0; i < ng; i++) {
+        int64_t a = good[i].a > A ? good[i].a : A, b = good[i].b < B ? good[i].b : B, cur = a;
+
+        if (a >= b)
+            continue;
+        while (j < nb && bad[j].b <= a)
+            j++;
+        for (size_t k = j; cur < b;) {
+            struct range piece = {cur, b};
+
+            if (k < nb && bad[k].a < b) {
+                piece.b = bad[k].a;
+                cur = bad[k].b > cur ? bad[k].b : cur;
+                k++;
+            } else {
+                cur = b;
+            }
+            if (piece.b <= piece.a)
+                continue;
+            if (n == cap) {
+                cap = cap ? cap * 2 : 8;
+                res = xrealloc(res, cap * sizeof(*res));
+            }
+            res[n++] = piece;
+        }
+    }
+    free(good);
+    free(bad);
+    *out = res;
+    return n;
+}
+
+/* Counts per bucket (rtt_hist.h), saturating: the file may hold any number. */
+struct rtt_counts {
+    uint64_t *n; /* [RTT_HIST_BUCKETS] */
+    uint64_t total;
+    uint64_t rows; /* histogram rows read */
+};
+
+#define COUNT_MAX (UINT64_C(1) << 62)
+
+static void counts_add(struct rtt_counts *k, uint32_t b, uint64_t n)
+{
+    k->n[b] = k->n[b] > COUNT_MAX - n ? COUNT_MAX : k->n[b] + n;
+    k->total = k->total > COUNT_MAX - n ? COUNT_MAX : k->total + n;
+}
+
+/* The bucket holding the sample of nearest rank p: its middle (exact below
+ * RTT_HIST_EXACT_US); HIST_NULL without samples. */
+static int64_t counts_rank(const struct rtt_counts *k, int p)
+{
+    uint64_t rank, cum = 0;
+
+    if (k->total == 0)
+        return HIST_NULL;
+    /* ceil(total * p / 100) without overflow */
+    rank = k->total / 100 * (uint64_t)p + (k->total % 100 * (uint64_t)p + 99) / 100;
+    if (rank < 1)
+        rank = 1;
+    for (uint32_t b = 0; b < RTT_HIST_BUCKETS; b++) {
+        cum = cum > COUNT_MAX - k->n[b] ? COUNT_MAX : cum + k->n[b];
+        if (cum >= rank)
+            return rtt_hist_mid(b);
+    }
+    return rtt_hist_mid(RTT_HIST_BUCKETS - 1);
+}
+
+/* Every sample of [a, b) into k. */
+static int counts_raw(sqlite3_stmt *st, int64_t ep, int64_t a, int64_t b, struct rtt_counts *k)
+{
+    int rc;
+
+    sqlite3_bind_int64(st, 1, ep);
+    sqlite3_bind_int64(st, 2, a);
+    sqlite3_bind_int64(st, 3, b);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t x = sqlite3_column_int64(st, 0); /* as rtt_exact reads them */
+        if (x < 0 || x > UINT32_MAX)
+            continue;
+        counts_add(k, rtt_hist_bucket((uint32_t)x), 1);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* The histogram rows of the minutes [a, b) into k. *sparse: stopped early, the rows hold
+ * too few samples to be worth it (HIST_MIN_PER_ROW). */
+static int counts_hist(sqlite3_stmt *st, int64_t ep, int64_t a, int64_t b, struct rtt_counts *k,
+                       bool *sparse)
+{
+    int rc;
+
+    sqlite3_bind_int64(st, 1, ep);
+    sqlite3_bind_int64(st, 2, a);
+    sqlite3_bind_int64(st, 3, b);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        /* anything but an integer reads as 0 or its integer part: still a count in range */
+        int64_t bucket = sqlite3_column_int64(st, 0), n = sqlite3_column_int64(st, 1);
+
+        if (++k->rows >= HIST_PROBE_ROWS && k->total < HIST_MIN_PER_ROW * k->rows) {
+            *sparse = true;
+            break;
+        }
+        if (bucket < 0 || bucket >= RTT_HIST_BUCKETS || n <= 0)
+            continue;
+        counts_add(k, (uint32_t)bucket, (uint64_t)n);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* The percentiles by nearest rank (nearest_rank) over every sample of [S, U): exact. */
+static int rtt_exact(struct hist *h, const struct ep_row *e, int64_t S, int64_t U,
+                     struct hist_summary *r)
 {
     sqlite3_stmt *st = NULL;
     uint32_t *v = NULL;
@@ -1027,7 +1376,6 @@ static int rtt_percentiles(struct hist *h, const struct ep_row *e, int64_t S, in
     int rc =
         prep(h, "SELECT rtt_us FROM rtt WHERE endpoint_id = ?1 AND t_us >= ?2 AND t_us < ?3", &st);
 
-    r->rtt_p50_us = r->rtt_p95_us = r->rtt_p99_us = HIST_NULL;
     if (rc != SQLITE_OK)
         return rc;
     sqlite3_bind_int64(st, 1, e->id);
@@ -1055,46 +1403,133 @@ static int rtt_percentiles(struct hist *h, const struct ep_row *e, int64_t S, in
     return rc;
 }
 
+/* p50, p95 and p99 of endpoint e over [S, U). Exact over a short window, few samples or sparse
+ * histograms (HIST_MIN_PER_ROW); else
+ * the full minutes come from rtt_hist and the rest (the partial minutes at the edges, minutes
+ * recorded without histograms) from rtt, all counted in the same buckets: each percentile is
+ * the middle of the bucket holding the exact nearest-rank sample, within 1/256 of it (exact
+ * below RTT_HIST_EXACT_US). */
+static int rtt_percentiles(struct ctx *c, const struct ep_row *e, int64_t S, int64_t U,
+                           struct hist_summary *r)
+{
+    struct hist *h = c->h;
+    sqlite3_stmt *q_hist = NULL, *q_raw = NULL;
+    struct rtt_counts k = {0};
+    struct range *hm = NULL;
+    size_t n_hm = 0;
+    int64_t A = minute_ceil(S), B = rtt_hist_minute(U), cur;
+    bool sparse = false;
+    int rc;
+
+    r->rtt_samples = 0;
+    r->rtt_p50_us = r->rtt_p95_us = r->rtt_p99_us = HIST_NULL;
+    if (!h->have_hist || span(S, U) < HIST_RAW_SPAN_US || A >= B)
+        return rtt_exact(h, e, S, U, r);
+    n_hm = hist_minutes(c, A, B, &hm);
+    if (n_hm == 0) {
+        free(hm);
+        return rtt_exact(h, e, S, U, r);
+    }
+    k.n = xcalloc(RTT_HIST_BUCKETS, sizeof(*k.n));
+    rc = prep(h,
+              "SELECT bucket, n FROM rtt_hist WHERE endpoint_id = ?1 AND minute_us >= ?2 "
+              "AND minute_us < ?3",
+              &q_hist);
+    for (size_t i = 0; rc == SQLITE_OK && i < n_hm && !sparse; i++)
+        rc = counts_hist(q_hist, e->id, hm[i].a, hm[i].b, &k, &sparse);
+    if (rc == SQLITE_ROW)
+        rc = SQLITE_OK; /* stopped early */
+    if (rc == SQLITE_OK && (sparse || k.total <= HIST_RAW_MAX)) {
+        /* few samples, or about as many rows of histogram: all the samples, exact */
+        rc = rtt_exact(h, e, S, U, r);
+        goto out;
+    }
+    if (rc == SQLITE_OK)
+        rc = prep(h, "SELECT rtt_us FROM rtt WHERE endpoint_id = ?1 AND t_us >= ?2 AND t_us < ?3",
+                  &q_raw);
+    /* the rest of [S, U), between the histogram minutes */
+    cur = S;
+    for (size_t i = 0; rc == SQLITE_OK && i <= n_hm; i++) {
+        int64_t to = i < n_hm ? hm[i].a : U;
+
+        if (to > cur)
+            rc = counts_raw(q_raw, e->id, cur, to, &k);
+        if (i < n_hm)
+            cur = hm[i].b;
+    }
+    if (rc == SQLITE_OK) {
+        r->rtt_samples = k.total;
+        r->rtt_p50_us = counts_rank(&k, 50);
+        r->rtt_p95_us = counts_rank(&k, 95);
+        r->rtt_p99_us = counts_rank(&k, 99);
+    }
+out:
+    sqlite3_finalize(q_hist);
+    sqlite3_finalize(q_raw);
+    free(k.n);
+    free(hm);
+    return rc;
+}
+
 /* The idle-timeout detection of the dashboard (diag_idle_timeout), fed with the newest ended
- * attempts of the window as if they were connections' rings of ended attempts. */
-static double idle_timeout(const struct tl *t, int64_t S, int64_t U)
+ * attempts started in the window as if they were connections' rings of ended attempts. *out < 0
+ * without a cutoff. */
+static int idle_timeout(struct hist *h, const struct ep_row *e, int64_t S, int64_t U, double *out)
 {
     enum { PER = MODEL_HIST, CONNS = DIAG_SAMPLES_MAX / MODEL_HIST };
-    struct model_conn *mc = xcalloc(CONNS, sizeof(*mc));
+    struct model_conn *mc;
     const struct model_conn *ptr[CONNS];
+    sqlite3_stmt *st = NULL;
+    struct tl_memo mm = {0};
+    char sql[512];
     size_t k = 0;
-    double r;
+    int rc;
 
+    *out = -1;
+    snprintf(sql, sizeof(sql),
+             "SELECT " TL_COLS " FROM attempts INDEXED BY %s WHERE endpoint_id = ?1 AND "
+             "started_us >= ?2 AND started_us < ?3 AND ended_us IS NOT NULL "
+             "ORDER BY started_us DESC LIMIT %d",
+             h->have_tl ? "attempts_ep_tl" : "attempts_ep_time", CONNS * PER);
+    if ((rc = prep(h, sql, &st)) != SQLITE_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, e->id);
+    sqlite3_bind_int64(st, 2, S);
+    sqlite3_bind_int64(st, 3, U);
+    mc = xcalloc(CONNS, sizeof(*mc));
     for (size_t i = 0; i < CONNS; i++)
         model_conn_init(&mc[i]);
-    for (size_t i = t->n_att; i-- > 0 && k < (size_t)CONNS * PER;) {
-        const struct tl_att *a = &t->att[i];
+    while (k < (size_t)CONNS * PER && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct model_conn *c = &mc[k / PER];
-        struct model_end *h;
+        struct model_end *m;
+        struct tl_att a;
 
-        if (a->started < S || a->started >= U || a->ended == HIST_NULL)
-            continue;
-        h = model_conn_push_end(c);
-        h->seq = (uint32_t)(k + 1);
-        h->wall_start_us = a->started;
-        h->wall_end_us = a->ended;
-        h->open_for_us = a->opened != HIST_NULL ? span(a->opened, a->ended) : -1;
-        h->cause = a->cause;
-        h->by = a->close_by > 0 ? (enum evt_by)a->close_by : EVT_BY_NONE;
-        h->reached = a->reached >= 0 ? (enum evt_phase)a->reached : EVT_PH_NONE;
-        h->code = a->close_code;
-        h->http_status = a->http_status;
-        h->quiet = a->opened != HIST_NULL && a->quiet;
-        c->cur.tls = a->is_tls;
+        tl_read(st, &a, TL_ALL, &mm);
+        m = model_conn_push_end(c);
+        m->seq = (uint32_t)(k + 1);
+        m->wall_start_us = a.started;
+        m->wall_end_us = a.ended;
+        m->open_for_us = a.opened != HIST_NULL ? span(a.opened, a.ended) : -1;
+        m->cause = a.cause;
+        m->by = a.close_by > 0 ? (enum evt_by)a.close_by : EVT_BY_NONE;
+        m->reached = a.reached >= 0 ? (enum evt_phase)a.reached : EVT_PH_NONE;
+        m->code = a.close_code;
+        m->http_status = a.http_status;
+        m->quiet = a.opened != HIST_NULL && a.quiet;
+        c->cur.tls = a.is_tls;
         k++;
     }
-    for (size_t i = 0; i < CONNS; i++)
-        ptr[i] = &mc[i];
-    r = diag_idle_timeout(ptr, (k + PER - 1) / PER, NULL);
+    sqlite3_finalize(st);
+    if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+        rc = SQLITE_OK;
+        for (size_t i = 0; i < CONNS; i++)
+            ptr[i] = &mc[i];
+        *out = diag_idle_timeout(ptr, (k + PER - 1) / PER, NULL);
+    }
     for (size_t i = 0; i < CONNS; i++)
         model_conn_release(&mc[i]);
     free(mc);
-    return r;
+    return rc;
 }
 
 static int cmp_code(const void *x, const void *y)
@@ -1102,13 +1537,6 @@ static int cmp_code(const void *x, const void *y)
     const struct hist_code_count *a = x, *b = y;
 
     return (a->code > b->code) - (a->code < b->code);
-}
-
-static int cmp_started(const void *x, const void *y)
-{
-    const struct tl_att *a = x, *b = y;
-
-    return (a->started > b->started) - (a->started < b->started);
 }
 
 int hist_summary(struct hist *h, const struct hist_filter *f, hist_summary_fn fn, void *ud)
@@ -1125,14 +1553,12 @@ int hist_summary(struct hist *h, const struct hist_filter *f, hist_summary_fn fn
         const struct ep_row *e = &c.eps[i];
         struct hist_code_count codes[64];
         struct hist_summary r;
-        struct tl t = {0};
+        struct tl t = {.want_msgs = true};
         int64_t longest = HIST_NULL, rec_sum = 0, rec_n = 0;
 
         memset(&r, 0, sizeof(r));
         if ((rc = tl_build(&c, e, f->since_us, f->until_us, &t)) != 0)
             break;
-        if (t.n_att > 1)
-            qsort(t.att, t.n_att, sizeof(*t.att), cmp_started);
         for (size_t k = 0; k < t.n_att; k++) {
             const struct tl_att *a = &t.att[k];
             if (a->started < f->since_us || a->started >= f->until_us)
@@ -1176,8 +1602,9 @@ int hist_summary(struct hist *h, const struct hist_filter *f, hist_summary_fn fn
         }
         r.longest_outage_us = longest;
         r.recover_us = rec_n ? rec_sum / rec_n : HIST_NULL;
-        r.idle_timeout_s = idle_timeout(&t, f->since_us, f->until_us);
-        rc = rtt_percentiles(h, e, f->since_us, f->until_us, &r);
+        rc = idle_timeout(h, e, f->since_us, f->until_us, &r.idle_timeout_s);
+        if (rc == SQLITE_OK)
+            rc = rtt_percentiles(&c, e, f->since_us, f->until_us, &r);
         rc = rc == SQLITE_OK ? 0 : fail_rc(h, rc);
         if (rc == 0)
             rc = fn(ud, &r);

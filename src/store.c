@@ -23,6 +23,7 @@
 #include "evt.h"
 #include "log.h"
 #include "model.h"
+#include "rtt_hist.h"
 #include "url.h"
 #include "xmem.h"
 
@@ -161,6 +162,12 @@ struct dirty_ref {
     uint32_t ep, conn;
 };
 
+/* One sample inserted in the current transaction: its row of rtt_hist. */
+struct hist_key {
+    int64_t ep_id, minute_us;
+    uint32_t bucket;
+};
+
 enum stmt_id {
     ST_ATT_UPSERT,
     ST_EP_UPSERT,
@@ -168,12 +175,14 @@ enum stmt_id {
     ST_RUN_BEAT,
     ST_RUN_END,
     ST_RTT,
+    ST_RTT_HIST,
     ST_EVENT,
     ST_MARKER,
     ST_EP_BY_NAME,
     ST_EP_IDS,
     ST_PRUNE_RTT_CUT,
     ST_PRUNE_RTT,
+    ST_PRUNE_RTT_HIST,
     ST_PRUNE_ATT,
     ST_PRUNE_EVENTS,
     ST_PRUNE_MARKERS,
@@ -233,7 +242,9 @@ struct store {
     int64_t run_id;
     struct w_ep *w_eps;
     size_t n_w_eps;
-    size_t prune_ep; /* round-robin position over endpoints for the rtt prune */
+    size_t prune_ep;     /* round-robin position over endpoints for the rtt prune */
+    struct hist_key *hk; /* the samples of the transaction being written, for rtt_hist */
+    size_t n_hk, cap_hk;
 };
 
 static int64_t now_wall_us(void)
@@ -517,10 +528,16 @@ static const char *const stmt_sql[ST_COUNT] = {
                      "VALUES(?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT(name) DO UPDATE SET "
                      "url = excluded.url, grp = excluded.grp, via = excluded.via, "
                      "last_us = excluded.last_us RETURNING id",
-    [ST_RUN_INSERT] = "INSERT INTO runs(started_us, last_us, pid, version) VALUES(?1, ?2, ?3, ?4)",
+    [ST_RUN_INSERT] = "INSERT INTO runs(started_us, last_us, pid, version, rtt_hist) "
+                      "VALUES(?1, ?2, ?3, ?4, 1)",
     [ST_RUN_BEAT] = "UPDATE runs SET last_us = ?2 WHERE id = ?1",
     [ST_RUN_END] = "UPDATE runs SET last_us = ?2, ended_us = ?2 WHERE id = ?1",
-    [ST_RTT] = "INSERT OR REPLACE INTO rtt(endpoint_id, t_us, conn, rtt_us) VALUES(?1, ?2, ?3, ?4)",
+    /* a sample already there (the same endpoint, microsecond and connection: written twice)
+     * stays as it is, and is counted in rtt_hist once */
+    [ST_RTT] = "INSERT OR IGNORE INTO rtt(endpoint_id, t_us, conn, rtt_us) VALUES(?1, ?2, ?3, ?4)",
+    [ST_RTT_HIST] =
+        "INSERT INTO rtt_hist(endpoint_id, minute_us, bucket, n) VALUES(?1, ?2, ?3, ?4) "
+        "ON CONFLICT(endpoint_id, minute_us, bucket) DO UPDATE SET n = n + excluded.n",
     [ST_EVENT] = "INSERT INTO events(t_us, endpoint_id, conn, kind, class, code, text) "
                  "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [ST_MARKER] = "INSERT INTO markers(t_us, endpoint_id, text, source) VALUES(?1, ?2, ?3, ?4)",
@@ -529,6 +546,7 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_PRUNE_RTT_CUT] = "SELECT t_us FROM rtt WHERE endpoint_id = ?1 AND t_us < ?2 "
                          "ORDER BY t_us LIMIT 1 OFFSET ?3",
     [ST_PRUNE_RTT] = "DELETE FROM rtt WHERE endpoint_id = ?1 AND t_us < ?2",
+    [ST_PRUNE_RTT_HIST] = "DELETE FROM rtt_hist WHERE endpoint_id = ?1 AND minute_us < ?2",
     [ST_PRUNE_ATT] = "DELETE FROM attempts WHERE id IN (SELECT id FROM attempts "
                      "WHERE endpoint_id = ?1 AND started_us < ?2 AND (ended_us < ?2 OR "
                      "(ended_us IS NULL AND run_id <> ?3)) LIMIT ?4)",
@@ -1329,6 +1347,14 @@ static int write_batch(struct store *s, struct batch *b, uint64_t *rows)
         sqlite3_bind_int64(st, 3, r->conn);
         sqlite3_bind_int64(st, 4, r->rtt_us);
         rc = step_done(st);
+        if (rc == SQLITE_OK && sqlite3_changes(s->db) == 1) {
+            if (s->n_hk == s->cap_hk) {
+                s->cap_hk = s->cap_hk ? s->cap_hk * 2 : 1024;
+                s->hk = xrealloc(s->hk, s->cap_hk * sizeof(*s->hk));
+            }
+            s->hk[s->n_hk++] =
+                (struct hist_key){ep_id, rtt_hist_minute(r->t_us), rtt_hist_bucket(r->rtt_us)};
+        }
     }
     for (size_t i = 0; i < b->n_ev && rc == SQLITE_OK; i++) {
         const struct ev_item *ev = &b->ev[i];
@@ -1341,6 +1367,39 @@ static int write_batch(struct store *s, struct batch *b, uint64_t *rows)
     free(verdicts);
     if (rc == SQLITE_OK)
         *rows += batch_rows(b);
+    return rc;
+}
+
+static int cmp_hist_key(const void *x, const void *y)
+{
+    const struct hist_key *a = x, *b = y;
+
+    if (a->ep_id != b->ep_id)
+        return a->ep_id < b->ep_id ? -1 : 1;
+    if (a->minute_us != b->minute_us)
+        return a->minute_us < b->minute_us ? -1 : 1;
+    return (a->bucket > b->bucket) - (a->bucket < b->bucket);
+}
+
+/* Add the samples of this transaction to rtt_hist: one upsert per (endpoint, minute, bucket). */
+static int write_hist(struct store *s, uint64_t *rows)
+{
+    sqlite3_stmt *st = s->st[ST_RTT_HIST];
+    int rc = SQLITE_OK;
+
+    if (s->n_hk > 1)
+        qsort(s->hk, s->n_hk, sizeof(*s->hk), cmp_hist_key);
+    for (size_t i = 0, j; i < s->n_hk && rc == SQLITE_OK; i = j) {
+        for (j = i + 1; j < s->n_hk && cmp_hist_key(&s->hk[i], &s->hk[j]) == 0; j++)
+            ;
+        sqlite3_bind_int64(st, 1, s->hk[i].ep_id);
+        sqlite3_bind_int64(st, 2, s->hk[i].minute_us);
+        sqlite3_bind_int64(st, 3, s->hk[i].bucket);
+        sqlite3_bind_int64(st, 4, (int64_t)(j - i));
+        rc = step_done(st);
+        ++*rows;
+    }
+    s->n_hk = 0;
     return rc;
 }
 
@@ -1362,6 +1421,7 @@ static int prune(struct store *s, int64_t retain_us, uint64_t *pruned, bool *mor
     int64_t cutoff = now_wall_us() - retain_us;
     int64_t b_rtt = STORE_PRUNE_STEP, b_att = STORE_PRUNE_STEP, b_ev = STORE_PRUNE_STEP;
     int64_t b_mk = STORE_PRUNE_STEP, first = -1;
+    uint64_t hist_pruned = 0;
     sqlite3_stmt *st;
     int rc = SQLITE_OK;
 
@@ -1404,6 +1464,14 @@ static int prune(struct store *s, int64_t retain_us, uint64_t *pruned, bool *mor
             sqlite3_bind_int64(st, 2, cut);
             if ((rc = prune_step(s, st, &b_rtt)) != SQLITE_OK)
                 return rc;
+            /* the histogram minutes wholly before what is left of rtt (outside the budget:
+             * at most a bucket per sample deleted, or a few minutes' buckets) */
+            st = s->st[ST_PRUNE_RTT_HIST];
+            sqlite3_bind_int64(st, 1, ep);
+            sqlite3_bind_int64(st, 2, rtt_hist_minute(cut));
+            if ((rc = step_done(st)) != SQLITE_OK)
+                return rc;
+            hist_pruned += (uint64_t)sqlite3_changes(s->db);
         }
         if (b_att > 0) {
             st = s->st[ST_PRUNE_ATT];
@@ -1433,7 +1501,7 @@ static int prune(struct store *s, int64_t retain_us, uint64_t *pruned, bool *mor
     sqlite3_bind_int64(st, 1, cutoff);
     sqlite3_bind_int64(st, 2, s->run_id);
     rc = step_done(st);
-    *pruned += (uint64_t)(4 * STORE_PRUNE_STEP - b_rtt - b_att - b_ev - b_mk);
+    *pruned += (uint64_t)(4 * STORE_PRUNE_STEP - b_rtt - b_att - b_ev - b_mk) + hist_pruned;
     *more = b_rtt <= 0 || b_att <= 0 || b_ev <= 0 || b_mk <= 0;
     return rc;
 }
@@ -1485,10 +1553,13 @@ static void write_job(struct store *s, struct batch *job, bool end_run, int64_t 
         s->run_id = sqlite3_last_insert_rowid(s->db);
         new_run = true;
     }
+    s->n_hk = 0;
     for (struct batch *b = job; b; b = b->next) {
         if ((rc = write_batch(s, b, &r->rows)) != SQLITE_OK)
             goto rollback;
     }
+    if ((rc = write_hist(s, &r->rows)) != SQLITE_OK)
+        goto rollback;
     {
         sqlite3_stmt *st = s->st[end_run ? ST_RUN_END : ST_RUN_BEAT];
         sqlite3_bind_int64(st, 1, s->run_id);
@@ -1675,6 +1746,7 @@ static void free_registry(struct store *s)
     for (size_t i = 0; i < s->n_w_eps; i++)
         free(s->w_eps[i].expect);
     free(s->w_eps);
+    free(s->hk);
     for (size_t i = 0; i < s->n_slot_eps; i++)
         free(s->slots[i]);
     free(s->slots);

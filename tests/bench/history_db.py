@@ -4,6 +4,8 @@ benchmark (history queries on 10 M samples), then time `wsmon history` on it.
 
     python3 history_db.py WSMON DB [--endpoints 10] [--conns 1000] [--seconds 1070]
                           [--outages 2] [--repeat 5]
+    python3 history_db.py --verify DB    # rtt_hist of DB == its rtt rows counted here
+    python3 history_db.py --self-test    # the bucket function against the C unit test's table
 
 DB must already exist with wsmon's schema (run.sh makes it with `wsmon probe --db DB`, so the
 schema and its version are the binary's own). The history: ENDPOINTS endpoints with CONNS
@@ -12,8 +14,14 @@ connections each, pinged once a second for SECONDS seconds ending a minute ago (
 outages per endpoint: every
 connection closes abnormally (1006), retries are refused every 5 s for 30 s, then all reopen.
 Rows are what the store writes: one attempts row per attempt, open/closed events, the rtt
-samples. Prints one JSON line: the database's size and counts, and for `summary` and
-`outages` over `--since 1h` the wall time of each of REPEAT runs (ms) and their median.
+samples, and (schema version 2 and later) the per-minute RTT histograms of rtt_hist, counted
+with the store's bucket function (src/rtt_hist.c, mirrored in rtt_bucket() below) as the
+store counts them. Prints one JSON line: the database's size and counts, and for `summary`
+and `outages` over `--since 1h` the wall time of each of REPEAT runs (ms) and their median.
+
+--verify DB recomputes rtt_hist from the rtt rows of DB (one the store wrote, e.g. by
+`wsmon record`) with rtt_bucket() and exits 1 if any row differs: the proof that the
+histograms this script writes are the store's.
 """
 import argparse
 import json
@@ -26,6 +34,53 @@ import sys
 import time
 
 US = 1_000_000
+MINUTE_US = 60 * US
+
+# src/rtt_hist.c: 128 sub-buckets per octave, values below 256 us exact, 3328 buckets
+SUB_BITS = 7
+EXACT_US = 256
+BUCKETS = 3328
+# value -> bucket: the same table as tests/unit/test_rtt_hist.c
+KNOWN_BUCKETS = [(0, 0), (1, 1), (255, 255), (256, 256), (257, 256), (258, 257), (511, 383),
+                 (512, 384), (515, 384), (516, 385), (1000, 506), (1023, 511), (1024, 512),
+                 (65535, 1279), (65536, 1280), (1000000, 1780), (2147483647, 3199),
+                 (2147483648, 3200), (4294967295, 3327)]
+
+
+def rtt_bucket(v):
+    """rtt_hist_bucket() of src/rtt_hist.c, for 0 <= v <= 2**32 - 1."""
+    if v < EXACT_US:
+        return v
+    shift = v.bit_length() - 1 - SUB_BITS
+    return (shift << SUB_BITS) + (v >> shift)
+
+
+def self_test():
+    bad = [(v, b, rtt_bucket(v)) for (v, b) in KNOWN_BUCKETS if rtt_bucket(v) != b]
+    prev = 0
+    for v in list(range(0, 70000)) + [2**k + d for k in range(17, 32) for d in (-1, 0, 1)]:
+        b = rtt_bucket(v)
+        if b < prev or b >= BUCKETS:
+            bad.append((v, "not monotonic or out of range", b))
+        prev = b
+    return bad
+
+
+def verify(db):
+    """Rows of rtt_hist that differ from the rtt rows counted here (both ways)."""
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    want = {}
+    for ep, t, v in con.execute("SELECT endpoint_id, t_us, rtt_us FROM rtt"):
+        if not isinstance(v, int) or v < 0 or v > 0xFFFFFFFF:
+            continue
+        k = (ep, t - t % MINUTE_US, rtt_bucket(v))
+        want[k] = want.get(k, 0) + 1
+    have = {(ep, m, b): n for ep, m, b, n in
+            con.execute("SELECT endpoint_id, minute_us, bucket, n FROM rtt_hist")}
+    con.close()
+    diff = [(k, want.get(k), have.get(k)) for k in set(want) | set(have)
+            if want.get(k) != have.get(k)]
+    return len(want), sum(want.values()), diff
 
 
 def build(db, eps, conns, seconds, outages):
@@ -33,13 +88,18 @@ def build(db, eps, conns, seconds, outages):
     end = now - 60 * US
     start = end - seconds * US
     con = sqlite3.connect(db)
+    # schema 2 and later: the store keeps per-minute histograms and marks its runs
+    with_hist = (con.execute("PRAGMA user_version").fetchone()[0] >= 2 and
+                 con.execute("SELECT count(*) FROM sqlite_schema WHERE name = 'rtt_hist'")
+                 .fetchone()[0] == 1)
     con.execute("PRAGMA journal_mode = WAL")
     con.execute("PRAGMA synchronous = OFF")
     con.execute("PRAGMA cache_size = -262144")
     cur = con.cursor()
-    cur.execute("INSERT INTO runs (started_us, ended_us, last_us, pid, version) "
-                "VALUES (?, ?, ?, ?, ?)", (start - 5 * US, end + 5 * US, end + 5 * US, 1,
-                                           "bench"))
+    cur.execute("INSERT INTO runs (started_us, ended_us, last_us, pid, version"
+                + (", rtt_hist) VALUES (?, ?, ?, ?, ?, 1)" if with_hist else
+                   ") VALUES (?, ?, ?, ?, ?)"),
+                (start - 5 * US, end + 5 * US, end + 5 * US, 1, "bench"))
     run_id = cur.lastrowid
     ep_ids = []
     for e in range(eps):
@@ -111,6 +171,8 @@ def build(db, eps, conns, seconds, outages):
 
     rnd = random.Random(5)
     pool = [max(40, int(rnd.lognormvariate(5.7, 0.35))) for _ in range(65536)]
+    pool_bucket = [rtt_bucket(v) for v in pool]
+    hist = {}  # (minute_us, bucket) -> n, of one endpoint: what the store upserts
 
     def samples(e, ep):
         i = 0
@@ -121,19 +183,32 @@ def build(db, eps, conns, seconds, outages):
                 continue
             for c in range(conns):
                 i += 1
-                yield (ep, base + 1000 + c * 900, c, pool[i & 65535])
+                t = base + 1000 + c * 900
+                if with_hist:
+                    k = (t - t % MINUTE_US, pool_bucket[i & 65535])
+                    hist[k] = hist.get(k, 0) + 1
+                yield (ep, t, c, pool[i & 65535])
     n = 0
     for e, ep in enumerate(ep_ids):
+        hist.clear()
         cur.executemany("INSERT INTO rtt (endpoint_id, t_us, conn, rtt_us) VALUES (?, ?, ?, ?)",
                         samples(e, ep))
+        if with_hist:
+            cur.executemany("INSERT INTO rtt_hist (endpoint_id, minute_us, bucket, n) "
+                            "VALUES (?, ?, ?, ?) ON CONFLICT (endpoint_id, minute_us, bucket) "
+                            "DO UPDATE SET n = n + excluded.n",
+                            ((ep, m, b, k) for (m, b), k in sorted(hist.items())))
         con.commit()
     n = con.execute("SELECT count(*) FROM rtt").fetchone()[0]
+    nh = con.execute("SELECT count(*) FROM rtt_hist").fetchone()[0] if with_hist else None
     na = con.execute("SELECT count(*) FROM attempts").fetchone()[0]
     ne = con.execute("SELECT count(*) FROM events").fetchone()[0]
+    version = con.execute("PRAGMA user_version").fetchone()[0]
     con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     con.execute("ANALYZE")
     con.close()
-    return {"rtt_rows": n, "attempt_rows": na, "event_rows": ne}
+    return {"rtt_rows": n, "attempt_rows": na, "event_rows": ne, "rtt_hist_rows": nh,
+            "schema_version": version}
 
 
 def timed(cmd, repeat):
@@ -151,6 +226,15 @@ def timed(cmd, repeat):
 
 
 def main():
+    if len(sys.argv) == 2 and sys.argv[1] == "--self-test":
+        bad = self_test()
+        print(json.dumps({"self_test": "fail" if bad else "ok", "bad": bad[:20]}))
+        return 1 if bad else 0
+    if len(sys.argv) == 3 and sys.argv[1] == "--verify":
+        rows, samples, diff = verify(sys.argv[2])
+        print(json.dumps({"verify": "fail" if diff else "ok", "rtt_hist_rows": rows,
+                          "samples": samples, "diff": [list(d) for d in diff[:20]]}))
+        return 1 if diff else 0
     ap = argparse.ArgumentParser()
     ap.add_argument("wsmon")
     ap.add_argument("db")

@@ -3,7 +3,8 @@
 
 What DESIGN 8 and issue 4 promise, checked from outside the process: a kill -9 loses at most
 the last tick (rows are compared with the pongs the peer sent), a SIGTERM flushes everything
-(rows equal the pongs counted by --stats), the default path is created with its folder and
+(rows equal the pongs counted by --stats; the per-minute RTT histograms count them all, and
+tests/bench/history_db.py computes the same histogram rows from them), the default path is created with its folder and
 mode 0600, secrets never reach the file, and `wsmon history` / `wsmon mark` work while the
 recorder writes (WAL). The database is read with Python's sqlite3, read-only. Nothing
 synchronises by sleeping a fixed time: every wait polls for a condition with a deadline.
@@ -206,6 +207,23 @@ def sigterm(ck):
     ck.ok(count(db, "SELECT count(*) FROM events WHERE kind = 'open'") == 1, "want one open event")
     ck.ok(count(db, "SELECT count(*) FROM events WHERE kind = 'closed'") == 1,
           "want one closed event")
+    # every sample counted once in the per-minute histograms, and the same rows as
+    # tests/bench/history_db.py writes for its synthetic database (its copy of the bucket
+    # function, over the real samples the store wrote)
+    ck.ok(count(db, "SELECT sum(n) FROM rtt_hist") == rows,
+          "rtt_hist counts %r samples, rtt holds %r"
+          % (count(db, "SELECT sum(n) FROM rtt_hist"), rows))
+    ck.ok(count(db, "SELECT count(*) FROM runs WHERE rtt_hist = 1") == 1,
+          "want the run marked as writing rtt_hist")
+    v = subprocess.run([sys.executable, os.path.join(harness.SRCDIR, "tests", "bench",
+                                                     "history_db.py"), "--verify", db],
+                       capture_output=True, text=True, timeout=60)
+    ck.ok(v.returncode == 0, "history_db.py --verify: %s %s" % (v.stdout.strip(),
+                                                                v.stderr.strip()[-300:]))
+    v = subprocess.run([sys.executable, os.path.join(harness.SRCDIR, "tests", "bench",
+                                                     "history_db.py"), "--self-test"],
+                       capture_output=True, text=True, timeout=60)
+    ck.ok(v.returncode == 0, "history_db.py --self-test: %s" % v.stdout.strip())
     mode = stat.S_IMODE(os.stat(db).st_mode)
     ck.ok(mode == 0o600, "database mode %o, want 600" % mode)
 
@@ -225,7 +243,7 @@ def default_path(ck):
           % stat.S_IMODE(os.stat(db).st_mode))
     ck.ok(stat.S_IMODE(os.stat(os.path.dirname(db)).st_mode) == 0o700, "folder mode %o, want 700"
           % stat.S_IMODE(os.stat(os.path.dirname(db)).st_mode))
-    ck.ok(count(db, "PRAGMA user_version") == 1, "want schema version 1")
+    ck.ok(count(db, "PRAGMA user_version") == 2, "want schema version 2")
     ck.ok(query(db, "PRAGMA journal_mode") == [("wal",)], "want WAL")
 
 

@@ -20,6 +20,7 @@
 #include <sqlite3.h>
 
 #include "model.h"
+#include "rtt_hist.h"
 
 #define SEC         INT64_C(1000000)
 #define MIN         (60 * SEC)
@@ -1451,8 +1452,17 @@ static void build_hostile(const char *path)
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     snprintf(
         sql, sizeof(sql),
-        "INSERT INTO runs VALUES(1, 0, NULL, 9223372036854775807, 1, 'x');"
-        "INSERT INTO runs VALUES(2, -5, -9, -9, 1, NULL);"
+        "INSERT INTO runs(id, started_us, ended_us, last_us, pid, version, rtt_hist) "
+        "  VALUES(1, 0, NULL, 9223372036854775807, 1, 'x', 1),"
+        "  (2, -5, -9, -9, 1, NULL, 0), (3, -9223372036854775807, NULL, 5, 1, NULL, 'yes');"
+        /* histograms: negative, zero and huge counts, buckets out of range, minutes anywhere,
+         * text; counts that overflow 64 bits when added */
+        "INSERT INTO rtt_hist VALUES(1, 0, 5, -3), (1, 0, 99999999999, 5), (1, 0, -1, 4),"
+        "  (1, 240000000, 20, 9223372036854775807), (1, 300000000, 21, 9223372036854775807),"
+        "  (1, 300000000, 3327, 1),"
+        "  (1, 120000000, 7, 0), (1, 7, 'x', 'y'), (1, 180000000, 3328, 1), (1, 60000001, 1, 1),"
+        "  (1, -9223372036854775807, 10, 1), (1, 9223372036854775807, 10, 9223372036854775807),"
+        "  (2, 60000000, 200, 200000), (2, 120000000, 12.5, 3), (2, 180000000, 300, x'00');"
         "INSERT INTO endpoints VALUES(1, char(27)||'[31mevil'||char(27)||']0;title'||char(7), "
         "  char(27)||'[2J', NULL, NULL, 0, 0);"
         "INSERT INTO endpoints VALUES(2, 'blob'||char(10)||char(13)||x'c280c29f'||x'ff', NULL, "
@@ -2188,6 +2198,339 @@ static void test_replay_window(void **state)
 
 /* ---- a bigger file --------------------------------------------------------------------- */
 
+/* ---- percentiles from the per-minute histograms ----------------------------------------- */
+
+struct sample {
+    int64_t t;
+    uint32_t v;
+};
+
+static int cmp_u32(const void *x, const void *y)
+{
+    uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+
+    return (a > b) - (a < b);
+}
+
+/* Nearest rank p of the samples in [S, U), computed here the slow way; HIST_NULL without. */
+static int64_t exact_rank(const struct sample *s, size_t n, int64_t S, int64_t U, int p,
+                          uint64_t *count)
+{
+    uint32_t *v = malloc((n + 1) * sizeof(*v));
+    size_t k = 0, rank;
+    int64_t r = HIST_NULL;
+
+    for (size_t i = 0; i < n; i++)
+        if (s[i].t >= S && s[i].t < U)
+            v[k++] = s[i].v;
+    if (k > 0) {
+        qsort(v, k, sizeof(*v), cmp_u32);
+        rank = (k * (size_t)p + 99) / 100;
+        r = v[(rank ? rank : 1) - 1];
+    }
+    free(v);
+    if (count)
+        *count = k;
+    return r;
+}
+
+static struct hist_summary summary_of(const char *path, int64_t S, int64_t U)
+{
+    struct hist_filter flt = {S, U, NULL, NULL};
+    char err[512];
+    struct sums k = {0};
+    struct hist *h = hist_open(path, err, sizeof(err));
+
+    assert_non_null(h);
+    assert_int_equal(hist_summary(h, &flt, keep_summary, &k), 0);
+    hist_close(h);
+    assert_int_equal(k.n, 1);
+    return k.s[0];
+}
+
+/* got is the middle of the bucket of want (the documented bound: within 1/256, exact below
+ * RTT_HIST_EXACT_US) */
+static void assert_in_bucket(int64_t got, int64_t want)
+{
+    assert_true(want >= 0 && want <= UINT32_MAX);
+    assert_int_equal(got, rtt_hist_mid(rtt_hist_bucket((uint32_t)want)));
+    assert_true(llabs(got - want) * 256 <= want);
+}
+
+/* Each percentile of [S, U): exact (raw samples) or from the histograms. */
+static void check_window(const char *path, const struct sample *s, size_t n, int64_t S, int64_t U,
+                         bool exact)
+{
+    struct hist_summary r = summary_of(path, S, U);
+    static const int ps[] = {50, 95, 99};
+    const int64_t got[] = {r.rtt_p50_us, r.rtt_p95_us, r.rtt_p99_us};
+    uint64_t count;
+
+    for (int i = 0; i < 3; i++) {
+        int64_t want = exact_rank(s, n, S, U, ps[i], &count);
+        if (exact)
+            assert_int_equal(got[i], want);
+        else
+            assert_in_bucket(got[i], want);
+    }
+    assert_int_equal(r.rtt_samples, count);
+}
+
+static uint32_t lcg(uint64_t *x)
+{
+    *x = *x * 6364136223846793005u + 1442695040888963407u;
+    return (uint32_t)(*x >> 33);
+}
+
+/* One endpoint pinged every 4 ms for ten minutes by the store (150,000 samples, 40 us to
+ * 160 ms, across octaves): windows of many samples come from the histograms, within a bucket
+ * of the exact nearest rank; short windows and windows of at most 100,000 samples are exact.
+ * Then the raw samples of the full minutes are deleted: the histogram answers do not change
+ * (they never read them), the exact ones do. */
+static void test_summary_histograms(void **state)
+{
+    char path[512], err[512];
+    const size_t n = 150000;
+    struct sample *smp = calloc(n, sizeof(*smp));
+    uint64_t x = 42;
+    struct feed f;
+
+    (void)state;
+    tpath(path, sizeof(path), "rtthist.db");
+    f.s = store_open(path, 0, err, sizeof(err));
+    assert_non_null(f.s);
+    f.m = model_new(1, NULL);
+    store_set_endpoint(f.s, 0, "h", "ws://127.0.0.1:9/", NULL, NULL);
+    open_at(&f, 0, 0, 1, AT(9, 59, 59));
+    for (size_t i = 0; i < n; i++) {
+        uint32_t e = lcg(&x) % 12, base = 40u << e;
+        struct evt ev1 = ev(0, 0, 1, EVT_PONG, AT(10, 0, 0) + 2000 + (int64_t)i * 4000);
+
+        smp[i] = (struct sample){ev1.t_wall_us, base + lcg(&x) % base};
+        ev1.u.pong.rtt_us = smp[i].v;
+        put(&f, &ev1);
+        if (i % 20000 == 19999)
+            assert_int_equal(store_flush(f.s), 0);
+    }
+    close_at(&f, 0, 0, 1, AT(10, 10, 1), 1000, EVT_BY_CLIENT, EVT_CAUSE_NONE);
+    assert_int_equal(store_close(f.s), 0);
+    model_free(f.m);
+    set_run(path, 1, AT(9, 59, 0), AT(10, 11, 0));
+
+    /* ten full minutes: histograms only */
+    check_window(path, smp, n, AT(10, 0, 0), AT(10, 10, 0), false);
+    /* partial minutes at both edges: 8 full minutes (120,000 samples) and raw edges */
+    check_window(path, smp, n, AT(10, 0, 30) + 500000, AT(10, 9, 10) + 250000, false);
+    check_window(path, smp, n, HIST_ALL_BEFORE, HIST_ALL_AFTER, false);
+    /* under five minutes, and 90,000 samples: exact */
+    check_window(path, smp, n, AT(10, 0, 0), AT(10, 4, 0), true);
+    check_window(path, smp, n, AT(10, 0, 0), AT(10, 6, 0), true);
+    check_window(path, smp, n, AT(10, 3, 7) + 1, AT(10, 3, 8), true);
+
+    /* the raw samples of 10:01-10:09 gone: the edges and the histograms still give the same */
+    {
+        struct hist_summary before = summary_of(path, AT(10, 0, 30), AT(10, 9, 10));
+        struct hist_summary after, ex0 = summary_of(path, AT(10, 2, 0), AT(10, 4, 0)), ex1;
+        sqlite3 *db;
+
+        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(db,
+                                      "DELETE FROM rtt WHERE t_us >= 1795687260000000 AND "
+                                      "t_us < 1795687740000000",
+                                      NULL, NULL, NULL),
+                         SQLITE_OK);
+        assert_int_equal(sqlite3_changes(db), 8 * 15000);
+        sqlite3_close(db);
+        after = summary_of(path, AT(10, 0, 30), AT(10, 9, 10));
+        assert_int_equal(after.rtt_samples, before.rtt_samples);
+        assert_int_equal(after.rtt_p50_us, before.rtt_p50_us);
+        assert_int_equal(after.rtt_p95_us, before.rtt_p95_us);
+        assert_int_equal(after.rtt_p99_us, before.rtt_p99_us);
+        ex1 = summary_of(path, AT(10, 2, 0), AT(10, 4, 0));
+        assert_int_equal(ex0.rtt_samples, 30000);
+        assert_int_equal(ex1.rtt_samples, 0);
+        assert_int_equal(ex1.rtt_p50_us, HIST_NULL);
+    }
+    free(smp);
+}
+
+static int64_t count_rows_in(const char *path, const char *sql)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    int64_t v = -1;
+
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+/* Histograms that do not compress (values over every bucket: about 3.6 samples a row) are not
+ * worth reading: 120,000 samples in ten minutes are read one by one, exact. */
+static void test_summary_sparse_histograms(void **state)
+{
+    char path[512], err[512];
+    const size_t n = 120000;
+    struct sample *smp = calloc(n, sizeof(*smp));
+    uint64_t x = 7;
+    struct feed f;
+
+    (void)state;
+    tpath(path, sizeof(path), "sparse.db");
+    f.s = store_open(path, 0, err, sizeof(err));
+    assert_non_null(f.s);
+    f.m = model_new(1, NULL);
+    store_set_endpoint(f.s, 0, "s", "ws://127.0.0.1:9/", NULL, NULL);
+    open_at(&f, 0, 0, 1, AT(9, 59, 59));
+    for (size_t i = 0; i < n; i++) {
+        uint32_t b = lcg(&x) % RTT_HIST_BUCKETS, w = rtt_hist_width(b);
+        struct evt ev1 = ev(0, 0, 1, EVT_PONG, AT(10, 0, 0) + 2000 + (int64_t)i * 5000);
+
+        smp[i] = (struct sample){ev1.t_wall_us, rtt_hist_low(b) + lcg(&x) % w};
+        ev1.u.pong.rtt_us = smp[i].v;
+        put(&f, &ev1);
+        if (i % 20000 == 19999)
+            assert_int_equal(store_flush(f.s), 0);
+    }
+    close_at(&f, 0, 0, 1, AT(10, 10, 1), 1000, EVT_BY_CLIENT, EVT_CAUSE_NONE);
+    assert_int_equal(store_close(f.s), 0);
+    model_free(f.m);
+    set_run(path, 1, AT(9, 59, 0), AT(10, 11, 0));
+    assert_true(count_rows_in(path, "SELECT count(*) FROM rtt_hist") > 4 * 4096);
+    check_window(path, smp, n, AT(10, 0, 0), AT(10, 10, 0), true);
+    free(smp);
+}
+
+/* The compiled-in schema up to and including version v: what a wsmon of that version made. */
+static char *schema_upto(int v)
+{
+    char tag[32];
+    const char *end;
+    char *out;
+
+    snprintf(tag, sizeof(tag), "\n-- version %d\n", v + 1);
+    end = strstr(store_schema_sql, tag);
+    assert_non_null(end);
+    out = strndup(store_schema_sql, (size_t)(end - store_schema_sql) + 1);
+    assert_non_null(out);
+    return out;
+}
+
+/* Raw samples as wsmon 1 wrote them (no histogram rows), every 4 ms from t, all of value v. */
+static void old_samples(sqlite3 *db, int64_t t, size_t n, uint32_t v, struct sample *out)
+{
+    sqlite3_stmt *st;
+
+    assert_int_equal(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "INSERT OR REPLACE INTO rtt(endpoint_id, t_us, conn, "
+                                        "rtt_us) VALUES(1, ?1, 7, ?2)",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    for (size_t i = 0; i < n; i++) {
+        out[i] = (struct sample){t + (int64_t)i * 4000, v};
+        sqlite3_bind_int64(st, 1, out[i].t);
+        sqlite3_bind_int64(st, 2, v);
+        assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+}
+
+/* A file of version 1 (made with that schema, rows as wsmon 1 wrote them: 200,000 samples of
+ * 10 ms in 09:00-09:13:20), upgraded by a recorder that writes 180,000 samples of 1 ms in
+ * 09:20-09:32; meanwhile an older wsmon still writing to the file adds 20,000 samples of
+ * 50 ms in 09:24-09:25:20 (its run not marked). Over the whole morning: p50 10 ms (an old
+ * sample), p99 50 ms (the older writer's): right only if neither is missed. */
+static void test_summary_histograms_old_file(void **state)
+{
+    char path[512], err[512], *v1 = schema_upto(1);
+    const size_t n_old = 200000, n_new = 180000, n_late = 20000;
+    struct sample *smp = calloc(n_old + n_new + n_late, sizeof(*smp));
+    struct feed f;
+    sqlite3 *db;
+
+    (void)state;
+    tpath(path, sizeof(path), "old.db");
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(store_migrate(db, v1, err, sizeof(err)), 0);
+    free(v1);
+    assert_int_equal(sqlite3_exec(db,
+                                  "INSERT INTO runs(started_us, last_us, ended_us, pid, version) "
+                                  "VALUES(1795683540000000, 1795684440000000, 1795684440000000, "
+                                  "1, '0.1.0');"
+                                  "INSERT INTO endpoints(name, url) VALUES('h', 'ws://h/');",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(AT(8, 59, 0), INT64_C(1795683540000000));
+    assert_int_equal(AT(9, 14, 0), INT64_C(1795684440000000));
+    old_samples(db, AT(9, 0, 0), n_old, 10000, smp);
+    /* a plain attempt so that the endpoint was watched in run 1 */
+    assert_int_equal(sqlite3_exec(db,
+                                  "INSERT INTO attempts(run_id, endpoint_id, conn, seq, "
+                                  "started_us, opened_us, ended_us, is_tls, reached, "
+                                  "ready_state, have_tls, have_http, class, ok, verdict) "
+                                  "VALUES(1, 1, 7, 1, 1795683599000000, 1795683599500000, "
+                                  "1795684401000000, 0, 'open', 3, 0, 1, 'healthy', 1, 'ok')",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+
+    f.s = store_open(path, 0, err, sizeof(err));
+    assert_non_null(f.s);
+    assert_int_equal(count_rows_in(path, "PRAGMA user_version"), store_schema_version());
+    f.m = model_new(1, NULL);
+    store_set_endpoint(f.s, 0, "h", "ws://h/", NULL, NULL);
+    open_at(&f, 0, 0, 1, AT(9, 19, 59));
+    for (size_t i = 0; i < n_new; i++) {
+        struct evt e = ev(0, 0, 1, EVT_PONG, AT(9, 20, 0) + (int64_t)i * 4000);
+
+        smp[n_old + i] = (struct sample){e.t_wall_us, 1000};
+        e.u.pong.rtt_us = 1000;
+        put(&f, &e);
+        if (i % 20000 == 19999)
+            assert_int_equal(store_flush(f.s), 0);
+    }
+    close_at(&f, 0, 0, 1, AT(9, 32, 1), 1000, EVT_BY_CLIENT, EVT_CAUSE_NONE);
+    assert_int_equal(store_close(f.s), 0);
+    model_free(f.m);
+    set_run(path, 2, AT(9, 19, 0), AT(9, 33, 0));
+
+    /* the older wsmon: its run (rtt_hist left at 0) and raw rows only */
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "INSERT INTO runs(started_us, last_us, pid, version) "
+                                  "VALUES(1795684980000000, 1795685115000000, 2, '0.1.0')",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(AT(9, 23, 0), INT64_C(1795684980000000));
+    old_samples(db, AT(9, 24, 0) + 1, n_late, 50000, smp + n_old + n_new);
+    sqlite3_close(db);
+
+    /* the histograms hold the new recorder's samples only */
+    assert_int_equal(count_rows_in(path, "SELECT sum(n) FROM rtt_hist"), (int64_t)n_new);
+    check_window(path, smp, n_old + n_new + n_late, AT(8, 0, 0), AT(10, 0, 0), false);
+    {
+        struct hist_summary r = summary_of(path, AT(8, 0, 0), AT(10, 0, 0));
+        assert_int_equal(r.rtt_samples, n_old + n_new + n_late);
+        assert_int_equal(r.rtt_p50_us, rtt_hist_mid(rtt_hist_bucket(10000)));
+        assert_int_equal(r.rtt_p99_us, rtt_hist_mid(rtt_hist_bucket(50000)));
+        /* the new minutes: 120,000 samples from the histograms, the older writer's minutes
+         * (09:22-09:26 with a minute around its run) from rtt */
+        r = summary_of(path, AT(9, 20, 0), AT(9, 32, 0));
+        assert_int_equal(r.rtt_samples, 200000);
+        assert_int_equal(r.rtt_p50_us, rtt_hist_mid(rtt_hist_bucket(1000)));
+        assert_int_equal(r.rtt_p95_us, rtt_hist_mid(rtt_hist_bucket(50000)));
+    }
+    free(smp);
+}
+
 static int64_t mono(void)
 {
     struct timespec ts;
@@ -2259,13 +2602,23 @@ static void test_query_time_200k(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_time),       cmocka_unit_test(test_summary_by_hand),
-        cmocka_unit_test(test_summary_formats),  cmocka_unit_test(test_outages),
-        cmocka_unit_test(test_attempts),         cmocka_unit_test(test_events_and_markers),
-        cmocka_unit_test(test_mark_command),     cmocka_unit_test(test_usage_and_errors),
-        cmocka_unit_test(test_hostile_database), cmocka_unit_test(test_second_run_and_live_reader),
-        cmocka_unit_test(test_query_time_200k),  cmocka_unit_test(test_replay_equals_live),
-        cmocka_unit_test(test_replay_window),    cmocka_unit_test(test_replay_hostile),
+        cmocka_unit_test(test_parse_time),
+        cmocka_unit_test(test_summary_by_hand),
+        cmocka_unit_test(test_summary_formats),
+        cmocka_unit_test(test_outages),
+        cmocka_unit_test(test_attempts),
+        cmocka_unit_test(test_events_and_markers),
+        cmocka_unit_test(test_mark_command),
+        cmocka_unit_test(test_usage_and_errors),
+        cmocka_unit_test(test_hostile_database),
+        cmocka_unit_test(test_second_run_and_live_reader),
+        cmocka_unit_test(test_summary_histograms),
+        cmocka_unit_test(test_summary_histograms_old_file),
+        cmocka_unit_test(test_summary_sparse_histograms),
+        cmocka_unit_test(test_query_time_200k),
+        cmocka_unit_test(test_replay_equals_live),
+        cmocka_unit_test(test_replay_window),
+        cmocka_unit_test(test_replay_hostile),
     };
 
     return cmocka_run_group_tests(tests, setup_all, teardown_all);

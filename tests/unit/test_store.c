@@ -28,6 +28,7 @@
 
 #include "evt.h"
 #include "model.h"
+#include "rtt_hist.h"
 #include "store.h"
 
 #define T0  1764151200000000LL /* 2025-11-26T10:00:00Z */
@@ -221,7 +222,7 @@ static struct model *model1(size_t n_eps)
 static void test_schema_version(void **state)
 {
     (void)state;
-    assert_int_equal(store_schema_version(), 1);
+    assert_int_equal(store_schema_version(), 2);
     assert_int_equal(store_schema_version_of("-- version 1\nX;\n-- version 2\nY;\n"), 2);
     assert_int_equal(store_schema_version_of("no sections"), 0);
     /* "-- version N" only counts alone on its line */
@@ -249,17 +250,17 @@ static void test_fresh_file_folder_and_modes(void **state)
     assert_int_equal(sb.st_mode & 0777, 0600);
 
     db = reader(path);
-    assert_int_equal(q1(db, "PRAGMA user_version"), 1);
+    assert_int_equal(q1(db, "PRAGMA user_version"), 2);
     mode = qs(db, "PRAGMA journal_mode");
     assert_string_equal(mode, "wal");
     free(mode);
     assert_int_equal(q1(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN "
-                            "('runs','endpoints','attempts','rtt','events','markers')"),
-                     6);
+                            "('runs','endpoints','attempts','rtt','events','markers','rtt_hist')"),
+                     7);
     assert_int_equal(q1(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name IN "
                             "('attempts_ep_time','attempts_ep_openend','attempts_ep_open',"
-                            "'events_time','markers_time')"),
-                     5);
+                            "'events_time','markers_time','attempts_ep_tl')"),
+                     6);
     sqlite3_close(db);
     snprintf(wal, sizeof(wal), "%s-wal", path);
     assert_int_equal(stat(wal, &sb), 0);
@@ -292,29 +293,32 @@ static void test_migrate_from_version0(void **state)
     assert_non_null(s);
     assert_int_equal(store_close(s), 0);
     db = reader(path);
-    assert_int_equal(q1(db, "PRAGMA user_version"), 1);
+    assert_int_equal(q1(db, "PRAGMA user_version"), store_schema_version());
     assert_int_equal(q1(db, "SELECT count(*) FROM notes"), 1);
     assert_int_equal(q1(db, "SELECT count(*) FROM attempts"), 0);
     sqlite3_close(db);
 
-    /* opening again at version 1 changes nothing */
+    /* opening again at the newest version changes nothing */
     s = store_open(path, 0, err, sizeof(err));
     assert_non_null(s);
     assert_int_equal(store_close(s), 0);
 }
 
-/* The real schema plus a future version 2, applied to a version 1 file with rows. */
+/* The real schema plus a future version, applied to a file at the newest version with rows. */
 static void test_migrate_forward(void **state)
 {
-    char path[512], err[512], *schema2;
-    const char *v2 = "-- version 2\nALTER TABLE markers ADD COLUMN color TEXT;\n"
-                     "CREATE INDEX markers_color ON markers(color);\n"
-                     "UPDATE markers SET color = 'red';\n";
+    char path[512], err[512], *schema2, v2[256];
+    const int next = store_schema_version() + 1;
     struct store *s;
     sqlite3 *db;
     size_t n;
 
     (void)state;
+    snprintf(v2, sizeof(v2),
+             "-- version %d\nALTER TABLE markers ADD COLUMN color TEXT;\n"
+             "CREATE INDEX markers_color ON markers(color);\n"
+             "UPDATE markers SET color = 'red';\n",
+             next);
     tpath(path, sizeof(path), "fwd.db");
     s = store_open(path, 0, err, sizeof(err));
     assert_non_null(s);
@@ -324,15 +328,15 @@ static void test_migrate_forward(void **state)
     n = strlen(store_schema_sql) + strlen(v2) + 1;
     schema2 = malloc(n);
     snprintf(schema2, n, "%s%s", store_schema_sql, v2);
-    assert_int_equal(store_schema_version_of(schema2), 2);
+    assert_int_equal(store_schema_version_of(schema2), next);
 
     db = reader(path);
     assert_int_equal(store_migrate(db, schema2, err, sizeof(err)), 0);
-    assert_int_equal(q1(db, "PRAGMA user_version"), 2);
+    assert_int_equal(q1(db, "PRAGMA user_version"), next);
     assert_int_equal(q1(db, "SELECT count(*) FROM markers WHERE color = 'red'"), 1);
     sqlite3_close(db);
 
-    /* this wsmon knows version 1 only: the file is refused and left as it is */
+    /* this wsmon does not know that version: the file is refused and left as it is */
     {
         size_t la, lb;
         char *before = slurp(path, &la), *after;
@@ -345,6 +349,148 @@ static void test_migrate_forward(void **state)
         free(after);
     }
     free(schema2);
+}
+
+/* The compiled-in schema up to and including version v: what a wsmon of that version made. */
+static char *schema_upto(int v)
+{
+    char tag[32];
+    const char *end;
+    char *out;
+
+    snprintf(tag, sizeof(tag), "\n-- version %d\n", v + 1);
+    end = strstr(store_schema_sql, tag);
+    assert_non_null(end);
+    out = strndup(store_schema_sql, (size_t)(end - store_schema_sql) + 1);
+    assert_non_null(out);
+    assert_int_equal(store_schema_version_of(out), v);
+    return out;
+}
+
+/* SQL: the bucket of rtt_us, the one function the store uses (for comparisons in SQL). */
+static void sql_bucket(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    sqlite3_int64 v = sqlite3_value_int64(argv[0]);
+
+    (void)argc;
+    if (v < 0 || v > UINT32_MAX)
+        sqlite3_result_null(ctx);
+    else
+        sqlite3_result_int64(ctx, rtt_hist_bucket((uint32_t)v));
+}
+
+/* Rows of rtt_hist that disagree with the rtt rows (counted again here), both ways. */
+static int64_t hist_mismatches(const char *path)
+{
+    sqlite3 *db = reader(path);
+    int64_t a, b;
+
+    assert_int_equal(sqlite3_create_function(db, "bucket", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
+                                             NULL, sql_bucket, NULL, NULL),
+                     SQLITE_OK);
+#define RAW_HIST                                                                                   \
+    "SELECT endpoint_id, t_us - t_us % 60000000, bucket(rtt_us), count(*) FROM rtt GROUP BY 1, "   \
+    "2, 3"
+    a = q1(db, "SELECT count(*) FROM (" RAW_HIST
+               " EXCEPT SELECT endpoint_id, minute_us, bucket, n FROM rtt_hist)");
+    b = q1(db, "SELECT count(*) FROM (SELECT endpoint_id, minute_us, bucket, n FROM rtt_hist "
+               "EXCEPT " RAW_HIST ")");
+#undef RAW_HIST
+    sqlite3_close(db);
+    assert_true(a >= 0 && b >= 0);
+    return a + b;
+}
+
+/* The store counts every sample it writes in rtt_hist, in the same transaction: samples over
+ * several minutes, two endpoints, values across bucket edges, spread over several
+ * transactions (the counts add up), and a sample written twice counted once. */
+static void test_rtt_hist_rows(void **state)
+{
+    static const uint32_t vals[] = {0,   1,    255,   256,     257,         258,        511,
+                                    512, 1000, 65535, 1000000, 2147483648u, 4000000000u};
+    char path[512], err[512];
+    struct feed f;
+    int64_t t0 = T0 + 59 * SEC; /* a second before a minute starts */
+    int64_t n = 0;
+
+    (void)state;
+    tpath(path, sizeof(path), "rtthist.db");
+    f.s = store_open(path, 0, err, sizeof(err));
+    assert_non_null(f.s);
+    f.m = model1(2);
+    store_set_endpoint(f.s, 0, "a", "ws://127.0.0.1:9/", NULL, NULL);
+    store_set_endpoint(f.s, 1, "b", "ws://127.0.0.1:9/b", NULL, NULL);
+    att_open(&f, 0, 0, 1, t0 - SEC);
+    att_open(&f, 1, 0, 1, t0 - SEC);
+    for (int i = 0; i < 400; i++) {
+        int64_t t = t0 + (int64_t)i * 500000; /* every half second: 3 minutes and more */
+        pong(&f, (uint32_t)(i % 2), 0, 1, t, vals[i % 13] + (uint32_t)(i / 13 % 3));
+        n++;
+        if (i % 37 == 0) /* a transaction now and then */
+            assert_int_equal(store_flush(f.s), 0);
+    }
+    assert_int_equal(store_flush(f.s), 0);
+    /* the same sample again (endpoint, microsecond, connection): not counted twice */
+    {
+        struct evt e = mk(0, 0, 1, EVT_PONG, t0);
+        e.u.pong.rtt_us = 77;
+        put(&f, &e);
+    }
+    assert_int_equal(store_close(f.s), 0);
+    model_free(f.m);
+
+    assert_int_equal(count_in(path, "SELECT count(*) FROM rtt"), n);
+    assert_int_equal(count_in(path, "SELECT sum(n) FROM rtt_hist"), n);
+    assert_int_equal(count_in(path, "SELECT count(DISTINCT minute_us) FROM rtt_hist"), 5);
+    assert_int_equal(count_in(path, "SELECT count(*) FROM rtt_hist WHERE minute_us % 60000000"), 0);
+    assert_int_equal(hist_mismatches(path), 0);
+    assert_int_equal(count_in(path, "SELECT rtt_hist FROM runs"), 1);
+}
+
+/* A file made by the previous version (1), with an old recorder's run and samples, upgraded
+ * by store_open: the old run is marked as written without histograms, its samples stay, and
+ * what is written from then on is counted. */
+static void test_migrate_v1_file(void **state)
+{
+    char path[512], err[512], *v1 = schema_upto(1);
+    struct feed f;
+    sqlite3 *db;
+
+    (void)state;
+    tpath(path, sizeof(path), "v1.db");
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(store_migrate(db, v1, err, sizeof(err)), 0);
+    assert_int_equal(q1(db, "PRAGMA user_version"), 1);
+    /* what wsmon 1 wrote: its statements, as they were */
+    assert_int_equal(sqlite3_exec(db,
+                                  "INSERT INTO runs(started_us, last_us, pid, version) "
+                                  "VALUES(1764151200000000, 1764151500000000, 1, 'old');"
+                                  "INSERT INTO endpoints(name, url) VALUES('ep', 'ws://h/');"
+                                  "INSERT OR REPLACE INTO rtt(endpoint_id, t_us, conn, rtt_us) "
+                                  "VALUES(1, 1764151201000000, 0, 300), "
+                                  "(1, 1764151262000000, 0, 400);",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    free(v1);
+
+    f.s = store_open(path, 0, err, sizeof(err));
+    assert_non_null(f.s);
+    f.m = model1(1);
+    store_set_endpoint(f.s, 0, "ep", "ws://h/", NULL, NULL);
+    att_open(&f, 0, 0, 1, T0 + 600 * SEC);
+    pong(&f, 0, 0, 1, T0 + 601 * SEC, 500);
+    assert_int_equal(store_close(f.s), 0);
+    model_free(f.m);
+
+    assert_int_equal(count_in(path, "PRAGMA user_version"), 2);
+    assert_int_equal(count_in(path, "SELECT count(*) FROM runs WHERE rtt_hist = 0"), 1);
+    assert_int_equal(count_in(path, "SELECT count(*) FROM runs WHERE rtt_hist = 1"), 1);
+    assert_int_equal(count_in(path, "SELECT count(*) FROM rtt"), 3);
+    /* only the new sample is in the histograms: the old minutes are read from rtt */
+    assert_int_equal(count_in(path, "SELECT sum(n) FROM rtt_hist"), 1);
+    assert_int_equal(count_in(path, "SELECT bucket FROM rtt_hist"), rtt_hist_bucket(500));
 }
 
 /* Each step in its own transaction: a failing step leaves the file at the step before. */
@@ -1111,6 +1257,7 @@ static void test_retention_in_steps(void **state)
         pong(&f, 0, 0, 2, now - SEC + (i + 1) * 1000, 100);
     assert_int_equal(store_flush(f.s), 0);
     assert_int_equal(count_in(path, "SELECT count(*) FROM rtt"), 2510);
+    assert_int_equal(count_in(path, "SELECT sum(n) FROM rtt_hist"), 2510);
 
     store_get_stats(f.s, &st);
     txn0 = st.transactions;
@@ -1127,6 +1274,9 @@ static void test_retention_in_steps(void **state)
             (unsigned long long)st.rows_pruned, (unsigned long long)(st.transactions - txn0));
     assert_true(st.transactions - txn0 >= 3);
     assert_int_equal(count_in(path, "SELECT count(*) FROM rtt"), 10);
+    /* the histogram minutes of the pruned samples went with them */
+    assert_int_equal(count_in(path, "SELECT sum(n) FROM rtt_hist"), 10);
+    assert_int_equal(hist_mismatches(path), 0);
     store_tick(f.s);
     store_flush(f.s);
     assert_int_equal(count_in(path, "SELECT count(*) FROM attempts"), 1);
@@ -1224,6 +1374,8 @@ int main(void)
         cmocka_unit_test(test_migrate_from_version0),
         cmocka_unit_test(test_migrate_forward),
         cmocka_unit_test(test_migrate_steps_atomic),
+        cmocka_unit_test(test_migrate_v1_file),
+        cmocka_unit_test(test_rtt_hist_rows),
         cmocka_unit_test(test_corrupt_refused_untouched),
         cmocka_unit_test(test_batching_one_txn_per_tick),
         cmocka_unit_test(test_attempt_row_updated),
