@@ -2321,6 +2321,10 @@ static void test_summary_histograms(void **state)
     check_window(path, smp, n, AT(10, 0, 0), AT(10, 10, 0), false);
     /* partial minutes at both edges: 8 full minutes (120,000 samples) and raw edges */
     check_window(path, smp, n, AT(10, 0, 30) + 500000, AT(10, 9, 10) + 250000, false);
+    /* a start in the first half of its minute (its histogram row less the samples before it),
+     * an end after the last sample (its minute's row: a live recorder's "until now") */
+    check_window(path, smp, n, AT(10, 0, 10), AT(10, 9, 59) + 999000, false);
+    check_window(path, smp, n, AT(10, 0, 10), AT(10, 9, 59) + 999000 - 4000, false);
     check_window(path, smp, n, HIST_ALL_BEFORE, HIST_ALL_AFTER, false);
     /* under five minutes, and 90,000 samples: exact */
     check_window(path, smp, n, AT(10, 0, 0), AT(10, 4, 0), true);
@@ -2350,6 +2354,30 @@ static void test_summary_histograms(void **state)
         assert_int_equal(ex0.rtt_samples, 30000);
         assert_int_equal(ex1.rtt_samples, 0);
         assert_int_equal(ex1.rtt_p50_us, HIST_NULL);
+    }
+    /* the edge minutes from their histogram rows: the raw samples inside the window of its
+     * partial minutes (10:00:10-10:01, 10:09-10:10) are not read, so deleting them changes
+     * nothing; those before the start (10:00:00-10:00:10) are, and are kept */
+    {
+        struct hist_summary before = summary_of(path, AT(10, 0, 10), AT(10, 9, 59) + 999000);
+        struct hist_summary after;
+        sqlite3 *db;
+
+        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(db,
+                                      "DELETE FROM rtt WHERE (t_us >= 1795687210000000 AND "
+                                      "t_us < 1795687260000000) OR (t_us >= 1795687740000000 "
+                                      "AND t_us < 1795687800000000)",
+                                      NULL, NULL, NULL),
+                         SQLITE_OK);
+        assert_int_equal(sqlite3_changes(db), 12500 + 15000);
+        sqlite3_close(db);
+        after = summary_of(path, AT(10, 0, 10), AT(10, 9, 59) + 999000);
+        assert_int_equal(before.rtt_samples, 150000 - 2500);
+        assert_int_equal(after.rtt_samples, before.rtt_samples);
+        assert_int_equal(after.rtt_p50_us, before.rtt_p50_us);
+        assert_int_equal(after.rtt_p95_us, before.rtt_p95_us);
+        assert_int_equal(after.rtt_p99_us, before.rtt_p99_us);
     }
     free(smp);
 }
