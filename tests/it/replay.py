@@ -104,10 +104,11 @@ def quit_and_check(ck, target):
           EXITED.search(text).group(1))
     S["tmux"].type(target, "clear; stty -a | tr ' ;' '\\n\\n' | grep -x -e echo -e icanon "
                            "-e -echo -e -icanon | sort | tr '\\n' ' '; echo STTY-DONE")
-    text = wait_screen(ck, target, lambda s: "STTY-DONE" in s and "echo" in s, "stty -a", 5,
-                       live=False)
+    # wait for the output line, not the typed command (which holds STTY-DONE and echo too)
+    stty_line = re.compile(r"^((?:-?(?:echo|icanon) )*)STTY-DONE$", re.M)
+    text = wait_screen(ck, target, lambda s: stty_line.search(s), "stty -a", 5, live=False)
     if text is not None:
-        words = re.search(r"^((?:-?(?:echo|icanon) )*)STTY-DONE$", text, re.M)
+        words = stty_line.search(text)
         ck.ok(words and sorted(words.group(1).split()) == ["echo", "icanon"],
               "the terminal is not sane after q: %r" % (words.group(1) if words else text))
     err = read(S["err"])
