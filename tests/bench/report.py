@@ -69,7 +69,9 @@ def scale_rows(recs):
             "opened_all": all(r.get("t_all_open_s") is not None for r in rs),
             "open_at_end": med([r.get("open_at_end") for r in rs]),
             "warm_max": med([r.get("warm_max_s") for r in rs]),
-            "failed": med([(x.get("closes", 0) - x.get("opens", 0)) if client == "wsmon" and x
+            # wsmon's --stats counts closes up to SIGTERM only: every one is a failed
+            # handshake or a dropped connection
+            "failed": med([x.get("closes", 0) if client == "wsmon" and x
                            else x.get("errors") for x in j]),
             "cpu": med([r.get("cpu_pct") for r in rs]),
             "cpu_all": [r.get("cpu_pct") for r in rs],
