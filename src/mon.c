@@ -34,9 +34,8 @@
 struct mconn {
     struct mon *mn;
     uint32_t ep, idx;
-    bool waiting;        /* a reconnect is scheduled (on the wheel at retry_at_us) */
-    int64_t retry_at_us; /* monotonic */
-    uint32_t failures;   /* consecutive attempts that never opened */
+    bool waiting;      /* a reconnect is scheduled (on the wheel, due at due_us) */
+    uint32_t failures; /* consecutive attempts that never opened */
     bool open;
     bool restart_after_close; /* mon_reconnect: start again as soon as it ends */
     bool queued;              /* in the start queue */
@@ -44,8 +43,8 @@ struct mconn {
     struct mconn *qnext;
     /* the wheel (intrusive list) */
     struct mconn *wnext, *wprev;
-    int slot;           /* -1 when not on the wheel */
-    int64_t ping_at_us; /* when due: the next ping, or the reconnect */
+    int slot;       /* -1 when not on the wheel */
+    int64_t due_us; /* monotonic: the next ping (open) or the reconnect (waiting) */
 };
 
 struct mep {
@@ -111,7 +110,7 @@ static void wheel_insert(struct mon *mn, struct mconn *c, int64_t at_us)
     int64_t ticks;
 
     wheel_remove(mn, c);
-    c->ping_at_us = at_us;
+    c->due_us = at_us;
     ticks = (at_us - mn->wheel_t0_us) / (WHEEL_TICK_MS * 1000);
     if (ticks <= (int64_t)mn->wheel_pos)
         ticks = (int64_t)mn->wheel_pos + 1;
@@ -147,7 +146,7 @@ static void on_wheel(uv_timer_t *t)
         for (c = mn->wheel[slot]; c; c = next) {
             const struct cfg_ep *cfg = &mn->cfg->eps[c->ep];
             next = c->wnext;
-            if (c->ping_at_us >= slot_end_us)
+            if (c->due_us >= slot_end_us)
                 continue; /* due on a later turn of the wheel */
             wheel_remove(mn, c);
             if (c->waiting) {
@@ -162,7 +161,7 @@ static void on_wheel(uv_timer_t *t)
                 if (a && a->pings_sent == a->pongs)
                     engine_ping(mn->en, c->ep, c->idx, cfg->timeout_ms);
             }
-            wheel_insert(mn, c, c->ping_at_us + cfg->ping_ms * 1000);
+            wheel_insert(mn, c, c->due_us + cfg->ping_ms * 1000);
         }
     }
 }
@@ -238,8 +237,8 @@ static void schedule_retry(struct mconn *c, int64_t delay_ms)
     if (c->mn->stopping)
         return;
     c->waiting = true;
-    c->retry_at_us = now_us() + (delay_ms > 0 ? delay_ms : 0) * 1000;
-    wheel_insert(c->mn, c, c->retry_at_us); /* the next tick at the earliest (10 ms) */
+    /* the next tick at the earliest (10 ms) */
+    wheel_insert(c->mn, c, now_us() + (delay_ms > 0 ? delay_ms : 0) * 1000);
 }
 
 /* ---- events ------------------------------------------------------------------------------ */
@@ -521,7 +520,7 @@ int64_t mon_retry_in_us(const struct mon *mn, uint32_t ep, uint32_t conn)
     c = &mn->eps[ep].conns[conn];
     if (!c->waiting)
         return -1;
-    d = c->retry_at_us - now_us();
+    d = c->due_us - now_us();
     return d > 0 ? d : 0;
 }
 

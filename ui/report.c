@@ -20,10 +20,8 @@
 #define ARRAY_BYTES(a)                                                                             \
     (sizeof(a) +                                                                                   \
      0 * sizeof(char[1 - 2 * __builtin_types_compatible_p(__typeof__(a), __typeof__(&(a)[0]))]))
-#define FIXED(field)      (field), strnlen((field), ARRAY_BYTES(field))
-#define FIXED_SIZE(field) (field), ARRAY_BYTES(field)
-#define STR(s)            (s), strlen(s)
-#define STR_SIZE(s)       (s), strlen(s) + 1
+#define FIXED(field) (field), strnlen((field), ARRAY_BYTES(field))
+#define STR(s)       (s), strlen(s)
 
 /* ---- JSON ------------------------------------------------------------------------------ */
 
@@ -646,9 +644,10 @@ static void text_tls(struct line *l, const struct report *r)
 }
 
 /* A header value in a fixed buffer, "-" when absent. */
-static void flow_field(struct item_flow *fl, const char *name, const char *val, size_t size)
+/* A header value, "-" when empty. */
+static void flow_field(struct item_flow *fl, const char *name, const char *val)
 {
-    size_t n = strnlen(val, size);
+    size_t n = strlen(val);
 
     if (n == 0)
         flow_item(fl, name, "-", 1);
@@ -672,10 +671,10 @@ static void text_http(struct line *l, const struct model_attempt *a)
     }
     snprintf(status, sizeof(status), "%d", h->status);
     flow_item(&fl, "HTTP", status, strlen(status));
-    flow_field(&fl, "Upgrade", STR_SIZE(h->upgrade));
-    flow_field(&fl, "Connection", STR_SIZE(h->connection));
+    flow_field(&fl, "Upgrade", h->upgrade);
+    flow_field(&fl, "Connection", h->connection);
     flow_item(&fl, "accept", accept, strlen(accept));
-    flow_field(&fl, "Server", STR_SIZE(h->server));
+    flow_field(&fl, "Server", h->server);
     if (h->location[0])
         flow_item(&fl, "Location", STR(h->location));
     for (int i = 0; i < n; i++) {
