@@ -206,6 +206,13 @@ def wait_opens(target, n, timeout):
     return [c for c in conns(target) if c.upgraded]
 
 
+def sleep_until(t):
+    """Sleep until time.monotonic() reaches t (at once if it has)."""
+    left = t - time.monotonic()
+    if left > 0:
+        time.sleep(left)
+
+
 def wait_finished(target, timeout=3.0):
     srv = S["ws"]
     srv.wait_for(lambda: all(c.finished for c in srv.conns if c.target == target), timeout)
@@ -243,9 +250,7 @@ def t_cadence(ck):
         return
     # let a measured ~2 s pass from the open the peer saw; 2.1 s, half-way between two pings,
     # so that no ping is in flight at the signal (pongs == pings)
-    left = opened[0].t_open + 2.1 - time.monotonic()
-    if left > 0:
-        time.sleep(left)
+    sleep_until(opened[0].t_open + 2.1)
     r.stop()
     ck.rc(r.res, 0)
     st = r.stats()
@@ -281,13 +286,9 @@ def t_stats_steady(ck):
         return
     # pings at open + 0.2 s, 0.4 s, ...; the signal half-way between two (open + 1.1 s), the
     # stop too (open + 2.1 s): the steady window holds the 5 pings of 1.2 .. 2.0 s
-    left = opened[0].t_open + 1.1 - time.monotonic()
-    if left > 0:
-        time.sleep(left)
+    sleep_until(opened[0].t_open + 1.1)
     r.p.send_signal(signal.SIGUSR2)
-    left = opened[0].t_open + 2.1 - time.monotonic()
-    if left > 0:
-        time.sleep(left)
+    sleep_until(opened[0].t_open + 2.1)
     r.stop()
     ck.rc(r.res, 0)
     st = r.stats()
@@ -320,6 +321,7 @@ def t_stats_steady(ck):
           0 <= sd["loop_stall_max_us"] <= st["loop_stall_max_us"],
           "loop_stall_max_us: want steady (%r) <= whole run (%r)"
           % (sd.get("loop_stall_max_us"), st["loop_stall_max_us"]))
+    ck.ok(len(cs) == 1, "peer: want 1 connection, got %d: %r" % (len(cs), cs))
     if cs:
         ck.ok(len(cs[0].pings) == st["pings"], "peer: saw %d pings, --stats says %r"
               % (len(cs[0].pings), st["pings"]))
