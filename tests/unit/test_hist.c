@@ -657,6 +657,17 @@ static void put(struct feed *f, struct evt *e)
     store_sink(f->s, e, f->m);
 }
 
+/* A store on path and a model of one endpoint (one connection) named name. */
+static void feed_open(struct feed *f, const char *path, const char *name)
+{
+    char err[512];
+
+    f->s = store_open(path, 0, err, sizeof(err));
+    assert_non_null(f->s);
+    f->m = model_new(1, NULL);
+    store_set_endpoint(f->s, 0, name, "ws://127.0.0.1:9/", NULL, NULL);
+}
+
 /* An attempt that opens exactly at t_open (it started 3.1 ms earlier). */
 static void open_at(struct feed *f, uint32_t ep, uint32_t conn, uint32_t seq, int64_t t_open)
 {
@@ -1595,14 +1606,11 @@ static void test_second_run_and_live_reader(void **state)
     struct feed f;
     struct sums k = {0};
     struct hist *h;
-    int conns[1] = {1};
 
     (void)state;
     tpath(path, sizeof(path), "runs.db");
     /* run 1, 10:00-10:30: open all along, closed by us at the end */
-    f.s = store_open(path, 0, err, sizeof(err));
-    f.m = model_new(1, conns);
-    store_set_endpoint(f.s, 0, "ep", "ws://127.0.0.1:9/", NULL, NULL);
+    feed_open(&f, path, "ep");
     open_at(&f, 0, 0, 1, AT(10, 0, 0));
     close_at(&f, 0, 0, 1, AT(10, 30, 0), 1000, EVT_BY_CLIENT, EVT_CAUSE_NONE);
     store_close(f.s);
@@ -1610,9 +1618,7 @@ static void test_second_run_and_live_reader(void **state)
     set_run(path, 1, AT(10, 0, 0), AT(10, 30, 0));
 
     /* run 2, 12:00-12:10, still going (no end): every attempt fails with 503 */
-    f.s = store_open(path, 0, err, sizeof(err));
-    f.m = model_new(1, conns);
-    store_set_endpoint(f.s, 0, "ep", "ws://127.0.0.1:9/", NULL, NULL);
+    feed_open(&f, path, "ep");
     for (uint32_t i = 0; i < 10; i++)
         fail_http(&f, 0, 0, i + 1, AT(12, (int64_t)i, 0), 503);
     assert_int_equal(store_flush(f.s), 0);
@@ -2289,7 +2295,7 @@ static uint32_t lcg(uint64_t *x)
  * (they never read them), the exact ones do. */
 static void test_summary_histograms(void **state)
 {
-    char path[512], err[512];
+    char path[512];
     const size_t n = 150000;
     struct sample *smp = calloc(n, sizeof(*smp));
     uint64_t x = 42;
@@ -2297,10 +2303,7 @@ static void test_summary_histograms(void **state)
 
     (void)state;
     tpath(path, sizeof(path), "rtthist.db");
-    f.s = store_open(path, 0, err, sizeof(err));
-    assert_non_null(f.s);
-    f.m = model_new(1, NULL);
-    store_set_endpoint(f.s, 0, "h", "ws://127.0.0.1:9/", NULL, NULL);
+    feed_open(&f, path, "h");
     open_at(&f, 0, 0, 1, AT(9, 59, 59));
     for (size_t i = 0; i < n; i++) {
         uint32_t e = lcg(&x) % 12, base = 40u << e;
@@ -2401,7 +2404,7 @@ static int64_t count_rows_in(const char *path, const char *sql)
  * worth reading: 120,000 samples in ten minutes are read one by one, exact. */
 static void test_summary_sparse_histograms(void **state)
 {
-    char path[512], err[512];
+    char path[512];
     const size_t n = 120000;
     struct sample *smp = calloc(n, sizeof(*smp));
     uint64_t x = 7;
@@ -2409,10 +2412,7 @@ static void test_summary_sparse_histograms(void **state)
 
     (void)state;
     tpath(path, sizeof(path), "sparse.db");
-    f.s = store_open(path, 0, err, sizeof(err));
-    assert_non_null(f.s);
-    f.m = model_new(1, NULL);
-    store_set_endpoint(f.s, 0, "s", "ws://127.0.0.1:9/", NULL, NULL);
+    feed_open(&f, path, "s");
     open_at(&f, 0, 0, 1, AT(9, 59, 59));
     for (size_t i = 0; i < n; i++) {
         uint32_t b = lcg(&x) % RTT_HIST_BUCKETS, w = rtt_hist_width(b);
